@@ -34,7 +34,9 @@ install: $(STAMP)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy training export service benchmarks load_tests
+	$(BIN)/mypy training export service benchmarks scripts
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/shellcheck scripts/*.sh .ci/run
 
 test: lint
 	bash scripts/ensure-redis.sh
@@ -44,10 +46,10 @@ test-fast: install
 	$(BIN)/pytest -x -q -m "not slow" $(PYTEST_ARGS)
 
 demo: install
-	bash scripts/demo.sh
+	$(BIN)/python scripts/demo.py
 
 demo-full: install
-	PAAREC_DEMO_CONFIG=configs/paa-ml100k-full.yaml bash scripts/demo.sh
+	PAAREC_DEMO_CONFIG=configs/paa-ml100k-full.yaml $(BIN)/python scripts/demo.py
 
 clean:
 	rm -rf runs artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ import warnings
 
 import onnx
 import torch
+from torch import nn
 
 from export.encoder import ServingEncoder
 from export.topk_tail import SCORES_IN, append_topk_tail
@@ -20,9 +21,8 @@ OPSET = 18
 EXPORTER = "torch.onnx.export(dynamo=True)"
 
 
-def export_encoder(encoder: ServingEncoder, opset: int = OPSET) -> onnx.ModelProto:
+def export_encoder(encoder: nn.Module, max_len: int, opset: int = OPSET) -> onnx.ModelProto:
     """Trace ``history (batch, length) -> catalogue scores`` with both axes dynamic."""
-    max_len = encoder.model.settings.max_len
     example = torch.ones(2, min(3, max_len), dtype=torch.long)
     batch = torch.export.Dim("batch", min=1, max=65_536)
     length = torch.export.Dim("length", min=1, max=max_len)
@@ -47,7 +47,7 @@ def export_encoder(encoder: ServingEncoder, opset: int = OPSET) -> onnx.ModelPro
 
 
 def build_serving_graph(encoder: ServingEncoder, opset: int = OPSET) -> onnx.ModelProto:
-    model = export_encoder(encoder, opset)
+    model = export_encoder(encoder, encoder.model.settings.max_len, opset)
     model = append_topk_tail(model, encoder.model.n_items)
     model.doc_string = "paarec serving graph: history -> masked top-K items"
     return model

@@ -2,7 +2,8 @@
 # Make sure a redis-server binary exists for the tests (they start their own instances).
 # As root on Debian/Ubuntu (CI) it installs the OS package; otherwise it says what to install.
 set -euo pipefail
-if command -v redis-server >/dev/null 2>&1; then
+# The Redis Cluster tests also need redis-cli (Debian: redis-tools, pulled in by redis-server).
+if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
   exit 0
 fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
@@ -11,7 +12,7 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
 cat >&2 <<'MSG'
-error: the tests need a redis-server binary (they start private instances on free ports).
+error: the tests need the redis-server and redis-cli binaries (they start private instances on free ports).
 Install it with your package manager, e.g.
   sudo apt-get install redis-server     # Debian / Ubuntu
   brew install redis                    # macOS

@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ClusterDownError, RedisClusterException, RedisError
 
 from service.core.metrics import Metrics
 from service.storage.redis_client import RedisClient
@@ -78,7 +79,9 @@ class HistoryStore:
         start = time.perf_counter()
         try:
             result = await asyncio.wait_for(call, self._timeout)
-        except (RedisError, OSError, TimeoutError) as exc:
+        # RedisClusterException (e.g. no startup node reachable, a slot not covered) is not
+        # a RedisError: without it a cluster outage would surface as a 500, not a 503.
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             self._metrics.redis_errors.labels(op).inc()
             raise StorageUnavailableError(f"redis {op} failed: {type(exc).__name__}") from exc
         finally:
@@ -121,5 +124,20 @@ class HistoryStore:
         return bool(removed)
 
     async def ping(self) -> None:
-        """Raise StorageUnavailableError unless Redis answers."""
-        await self._timed("ping", self._client.ping())
+        """Raise StorageUnavailableError unless Redis answers.
+
+        In cluster mode a plain PING reaches one node only, so every primary must answer and
+        the cluster must report ``cluster_state:ok`` (it refuses queries otherwise).
+        """
+        if isinstance(self._client, RedisCluster):
+            await self._timed("ping", self._cluster_ready(self._client))
+        else:
+            await self._timed("ping", self._client.ping())
+
+    @staticmethod
+    async def _cluster_ready(client: RedisCluster) -> None:
+        await client.ping(target_nodes=RedisCluster.PRIMARIES)
+        info = await client.cluster_info()
+        state = info.get("cluster_state") if isinstance(info, dict) else None
+        if state != "ok":
+            raise ClusterDownError(f"cluster_state:{state}")

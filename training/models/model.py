@@ -59,9 +59,9 @@ class SeqRecModel(nn.Module):
         The diagonal is always allowed so that a padded query row still has one key and the
         softmax never sees an all-masked row (no NaN); those rows are zeroed afterwards.
         """
-        length = nonpad.shape[1]
-        causal = torch.ones(length, length, dtype=torch.bool, device=nonpad.device).tril()
-        eye = torch.eye(length, dtype=torch.bool, device=nonpad.device)
+        positions = torch.arange(nonpad.shape[1], device=nonpad.device)
+        causal = positions[:, None] >= positions[None, :]  # (L, L)
+        eye = positions[:, None] == positions[None, :]
         return ((causal & nonpad[:, None, :]) | eye).unsqueeze(1)
 
     def block_kernels(self, length: int) -> list[KernelPair]:

@@ -35,6 +35,12 @@ class DistributedContext:
         dist.broadcast(tensor, src=0)
         return bool(tensor.item())
 
+    def all_reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Sum ``tensor`` over all ranks in place (every rank must call it); returns it."""
+        if self.enabled:
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        return tensor
+
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()

@@ -88,7 +88,7 @@ class Trainer:
             disable=not (settings.progress and self.context.is_main),
         )
         total = torch.zeros((), device=self.device)
-        started, seen = time.perf_counter(), 0
+        started, seen, trained_positions = time.perf_counter(), 0, 0
         for inputs, targets, positions in bar:
             inputs_t = torch.from_numpy(inputs).to(self.device, non_blocking=True)
             targets_t = torch.from_numpy(targets).to(self.device, non_blocking=True)
@@ -99,11 +99,15 @@ class Trainer:
             loss.backward()
             optimizer.step()
             total += summed.detach()
+            trained_positions += positions  # global count, the same on every rank
             seen += len(inputs)
             if bar.n % 10 == 0:
                 rate = seen / max(time.perf_counter() - started, 1e-9)
                 bar.set_postfix(loss=f"{loss.item():.4f}", seq_per_s=f"{rate:.0f}")
-        return float(total.item()) / max(self.sequences.n_positions / self.context.world_size, 1)
+        # Every rank summed only its shard: add them up so the logged loss is the mean over all
+        # positions trained on, the same number a single process reports.
+        self.context.all_reduce_sum(total)
+        return float(total.item()) / max(trained_positions, 1)
 
     def _log(self, record: dict[str, object]) -> None:
         if self.log_path is not None:

@@ -1,0 +1,207 @@
+"""The quality suite: PAA vs SASRec, NoPE and RoPE (plus the PAA ablation) with equal tuning.
+
+Every finished (dataset, model, configuration, seed) run is appended to a JSON-lines store,
+so the suite is resumable: rerunning skips finished runs and it can be spread over several
+background jobs. ``report`` turns the store into docs/benchmarks/quality.{md,json}.
+
+    python -m benchmarks.quality run --suite core --max-hours 2.5
+    python -m benchmarks.quality report
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from training.config import RunConfig, apply_overrides
+from training.models.variants import VARIANTS
+from training.pipeline import PreparedData, prepare_data, run_training
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "configs" / "benchmarks" / "quality.yaml"
+STORE = ROOT / "docs" / "benchmarks" / "quality_runs.jsonl"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    key: str
+    source: str
+    protocol: str
+    max_len: int
+
+
+def load_suite(path: Path = CONFIG) -> dict[str, Any]:
+    return dict(yaml.safe_load(path.read_text()))
+
+
+def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    keys = sorted(grid)
+    return [
+        dict(zip(keys, values, strict=True))
+        for values in itertools.product(*(grid[k] for k in keys))
+    ]
+
+
+def config_id(point: dict[str, Any]) -> str:
+    """A short stable name for a grid point, e.g. ``model.dropout=0.1``."""
+    return ",".join(f"{key}={point[key]}" for key in sorted(point)) or "default"
+
+
+def run_key(dataset: str, model: str, point: dict[str, Any], seed: int) -> str:
+    return f"{dataset}|{model}|{config_id(point)}|{seed}"
+
+
+class RunStore:
+    """Append-only JSON lines; a line is written only after its run finished."""
+
+    def __init__(self, path: Path = STORE) -> None:
+        self.path = path
+        self.records: dict[str, dict[str, Any]] = {}
+        if path.is_file():
+            for line in path.read_text().splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    self.records[record["key"]] = record
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as store:
+            store.write(json.dumps(record, sort_keys=True) + "\n")
+        self.records[record["key"]] = record
+
+    def best_point(
+        self, dataset: str, model: str, points: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """The grid point with the best validation NDCG@10 at seed 0, once all are finished."""
+        scored = []
+        for point in points:
+            record = self.records.get(run_key(dataset, model, point, 0))
+            if record is None:
+                return None
+            scored.append((record["validation"]["ndcg@10"], config_id(point), point))
+        return max(scored, key=lambda item: (item[0], item[1]))[2]
+
+
+def build_config(
+    suite: dict[str, Any],
+    dataset: Dataset,
+    model: str,
+    point: dict[str, Any],
+    seed: int,
+    output_dir: Path,
+) -> RunConfig:
+    tree: dict[str, Any] = json.loads(json.dumps(suite["base"]))
+    tree["name"] = (
+        f"{dataset.key}-{model}-{hashlib.sha1(config_id(point).encode()).hexdigest()[:6]}-s{seed}"
+    )
+    tree["output_dir"] = str(output_dir)
+    tree["data"] = {"source": dataset.source}
+    tree["split"] = {"protocol": dataset.protocol}
+    tree.setdefault("model", {}).update(VARIANTS[model])
+    tree["model"]["max_len"] = dataset.max_len
+    tree.setdefault("train", {})["seed"] = seed
+    overrides = [f"{key}={value}" for key, value in point.items()]
+    return RunConfig.model_validate(apply_overrides(tree, overrides))
+
+
+def planned_runs(
+    suite: dict[str, Any], store: RunStore, dataset: Dataset
+) -> Iterator[tuple[str, dict[str, Any], int]]:
+    """Tuning runs (seed 0, every grid point), then the other seeds of the selected point.
+
+    Evaluated lazily, so the selection sees the tuning runs finished just before."""
+    points = grid_points(suite["grid"])
+    for model in suite["models"]:
+        for point in points:
+            yield model, point, 0
+        best = store.best_point(dataset.key, model, points)
+        if best is not None:
+            for seed in suite["seeds"][1:]:
+                yield model, best, seed
+    paa_best = store.best_point(dataset.key, "paa", points)
+    if paa_best is not None:
+        for model in suite["ablations"]:
+            for seed in suite["seeds"]:
+                yield model, paa_best, seed
+
+
+def run_suite(
+    suite_name: str, datasets: list[str] | None, max_hours: float, output_dir: Path
+) -> None:
+    suite = load_suite()
+    store = RunStore()
+    deadline = time.monotonic() + max_hours * 3600
+    selected = suite["suites"][suite_name]
+    for key, spec in selected.items():
+        if datasets and key not in datasets:
+            continue
+        dataset = Dataset(key, spec["source"], spec["protocol"], spec["max_len"])
+        prepared: PreparedData | None = None
+        for model, point, seed in planned_runs(suite, store, dataset):
+            rkey = run_key(dataset.key, model, point, seed)
+            if rkey in store.records:
+                continue
+            if time.monotonic() > deadline:
+                print(f"time budget reached; stopping before {rkey}", flush=True)
+                return
+            config = build_config(suite, dataset, model, point, seed, output_dir)
+            prepared = prepared or prepare_data(config)
+            started = time.perf_counter()
+            result = run_training(config, prepared, save=model == "paa" and seed == 0)
+            record = {
+                "key": rkey,
+                "dataset": dataset.key,
+                "protocol": dataset.protocol,
+                "model": model,
+                "config": config_id(point),
+                "seed": seed,
+                "max_len": dataset.max_len,
+                "validation": result.metrics["validation"],
+                "test": result.metrics["test"],
+                "epochs": result.metrics["best_epoch"],
+                "epochs_run": result.metrics["epochs_run"],
+                "stopped_by": result.metrics["stopped_by"],
+                "seconds": round(time.perf_counter() - started, 1),
+                "checkpoint": str(result.checkpoint_dir) if result.checkpoint_dir else None,
+            }
+            store.add(record)
+            print(
+                f"{rkey}: val ndcg@10={record['validation']['ndcg@10']:.4f} "
+                f"test ndcg@10={record['test']['ndcg@10']:.4f} "
+                f"({record['epochs']}/{record['epochs_run']} ep, {record['seconds']}s)",
+                flush=True,
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="train and evaluate the runs that are not finished yet")
+    run.add_argument("--suite", default="core", choices=["core", "extended"])
+    run.add_argument("--datasets", default="", help="comma-separated dataset keys (default: all)")
+    run.add_argument("--max-hours", type=float, default=3.0, help="stop starting runs after this")
+    run.add_argument("--output-dir", type=Path, default=ROOT / "runs" / "quality")
+    commands.add_parser("report", help="write docs/benchmarks/quality.md and quality.json")
+    args = parser.parse_args()
+    if args.command == "run":
+        datasets = [d for d in args.datasets.split(",") if d] or None
+        run_suite(args.suite, datasets, args.max_hours, args.output_dir)
+    else:
+        from benchmarks.quality_report import write_report
+
+        write_report(load_suite(), RunStore())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Turn the quality run store into docs/benchmarks/quality.{md,json} and figures.
+
+Only the selected configuration of each (dataset, model) is reported on test; selection used
+validation NDCG@10 at seed 0, never test metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import RESULTS, write_results
+from benchmarks.quality import RunStore, config_id, grid_points
+
+METRICS = ("ndcg@10", "hr@10", "mrr@10", "cov@10")
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def selected_runs(
+    suite: dict[str, Any], store: RunStore
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """dataset -> model -> the finished seed runs of its selected configuration."""
+    points = grid_points(suite["grid"])
+    table: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for suite_datasets in suite["suites"].values():
+        for dataset in suite_datasets:
+            paa_best = store.best_point(dataset, "paa", points)
+            for model in [*suite["models"], *suite["ablations"]]:
+                best = (
+                    store.best_point(dataset, model, points)
+                    if model in suite["models"]
+                    else paa_best
+                )
+                if best is None:
+                    continue
+                runs = [
+                    r
+                    for r in store.records.values()
+                    if r["dataset"] == dataset
+                    and r["model"] == model
+                    and r["config"] == config_id(best)
+                ]
+                if runs:
+                    table.setdefault(dataset, {})[model] = sorted(runs, key=lambda r: r["seed"])
+    return table
+
+
+def relative_difference(
+    paa: list[dict[str, Any]], sasrec: list[dict[str, Any]]
+) -> tuple[float, float] | None:
+    """PAA vs SASRec NDCG@10, paired by seed: mean and spread of the per-seed relative change."""
+    by_seed = {r["seed"]: r["test"]["ndcg@10"] for r in sasrec}
+    changes = [r["test"]["ndcg@10"] / by_seed[r["seed"]] - 1 for r in paa if r["seed"] in by_seed]
+    return _mean_std(changes) if changes else None
+
+
+def dataset_table(dataset: str, models: dict[str, list[dict[str, Any]]], seeds: int) -> list[str]:
+    stats = {
+        model: {m: _mean_std([r["test"][m] for r in runs]) for m in METRICS}
+        for model, runs in models.items()
+    }
+    best = {m: max(stats[model][m][0] for model in stats) for m in METRICS}
+    first = next(iter(models.values()))[0]
+    lines = [
+        f"### {dataset} ({first['protocol']}, T = {first['max_len']})\n",
+        "| model | "
+        + " | ".join(m.upper() for m in METRICS)
+        + " | seeds | config | epochs to best | seconds |",
+        "|---|" + "---|" * (len(METRICS) + 4),
+    ]
+    for model, runs in models.items():
+        cells = []
+        for metric in METRICS:
+            mean, std = stats[model][metric]
+            cell = f"{mean:.4f} ± {std:.4f}"
+            cells.append(f"**{cell}**" if mean == best[metric] else cell)
+        epochs = statistics.fmean(r["epochs"] for r in runs)
+        seconds = statistics.fmean(r["seconds"] for r in runs)
+        partial = "" if len(runs) >= seeds else " (partial)"
+        lines.append(
+            f"| {model} | "
+            + " | ".join(cells)
+            + f" | {len(runs)}{partial} | {runs[0]['config']} | {epochs:.1f} | {seconds:.0f} |"
+        )
+    change = relative_difference(models.get("paa", []), models.get("sasrec", []))
+    if change is not None:
+        lines.append(
+            f"\nPAA vs SASRec NDCG@10: {change[0]:+.1%} ± {change[1]:.1%} (per-seed relative "
+            "difference, mean ± std).\n"
+        )
+    return lines
+
+
+def plot_ndcg(table: dict[str, dict[str, list[dict[str, Any]]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(table)
+    models = sorted(
+        {m for models in table.values() for m in models}, key=lambda m: (m.startswith("paa-"), m)
+    )
+    figure, axis = plt.subplots(figsize=(max(6, 2.2 * len(datasets)), 3.6))
+    width = 0.8 / max(len(models), 1)
+    for index, model in enumerate(models):
+        means, stds, xs = [], [], []
+        for position, dataset in enumerate(datasets):
+            runs = table[dataset].get(model)
+            if runs:
+                mean, std = _mean_std([r["test"]["ndcg@10"] for r in runs])
+                xs.append(position + index * width)
+                means.append(mean)
+                stds.append(std)
+        axis.bar(xs, means, width, yerr=stds, label=model, capsize=2)
+    axis.set_xticks([p + 0.4 - width / 2 for p in range(len(datasets))], datasets, fontsize=8)
+    axis.set_ylabel("test NDCG@10")
+    axis.legend(fontsize=7, ncol=4)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+def plot_kernel_figures(table: dict[str, dict[str, list[dict[str, Any]]]]) -> list[Path]:
+    """C = A_keyᵀ·A_val per block for the selected PAA model of each dataset that kept one."""
+    from training.checkpoint import CheckpointError, load_checkpoint
+    from training.plots import plot_kernels
+
+    written = []
+    for dataset, models in table.items():
+        checkpoint = next(
+            (r["checkpoint"] for r in models.get("paa", []) if r.get("checkpoint")), None
+        )
+        if checkpoint is None or not Path(checkpoint).is_dir():
+            continue
+        try:
+            model = load_checkpoint(checkpoint).model
+        except CheckpointError:
+            continue
+        folder = RESULTS / "kernels" / dataset
+        written += plot_kernels(model, folder)
+    return written
+
+
+def write_report(suite: dict[str, Any], store: RunStore) -> None:
+    table = selected_runs(suite, store)
+    seeds = len(suite["seeds"])
+    records = [
+        {
+            "dataset": r["dataset"],
+            "protocol": r["protocol"],
+            "model": r["model"],
+            "seed": r["seed"],
+            "config": r["config"],
+            "max_len": r["max_len"],
+            **{metric: r["test"][metric] for metric in METRICS},
+            "validation_ndcg@10": r["validation"]["ndcg@10"],
+            "epochs": r["epochs"],
+            "seconds": r["seconds"],
+            "selected": any(r in runs for runs in table.get(r["dataset"], {}).values()),
+        }
+        for r in sorted(store.records.values(), key=lambda r: r["key"])
+    ]
+    lines = [
+        "# Quality: PAA vs SASRec, NoPE and RoPE\n",
+        "Test metrics at K = 10 (full-catalogue ranking, seen items masked), mean ± std over "
+        "seeds of the configuration selected on validation NDCG@10. Best mean in bold. "
+        "Budget and grid: `configs/benchmarks/quality.yaml`. Produced by "
+        "`python -m benchmarks.quality run` (resumable) and `python -m benchmarks.quality report`.\n",
+        f"Finished runs: {len(store.records)}.\n",
+    ]
+    for dataset, models in table.items():
+        lines += dataset_table(dataset, models, seeds)
+    if table:
+        plot_ndcg(table, RESULTS / "quality_ndcg.png")
+        lines.append("![test NDCG@10 per dataset and model](quality_ndcg.png)\n")
+        for path in plot_kernel_figures(table):
+            lines.append(
+                f"![{path.parent.name}: {path.stem}]({path.relative_to(RESULTS).as_posix()})\n"
+            )
+    write_results("quality", records, "\n".join(lines))
+    print(json.dumps({"runs": len(records), "datasets": list(table)}, indent=2))
