@@ -114,19 +114,22 @@ def build_config(
 
 
 def planned_runs(
-    suite: dict[str, Any], store: RunStore, dataset: Dataset
+    suite: dict[str, Any], store: RunStore, dataset: Dataset, phase: str
 ) -> Iterator[tuple[str, dict[str, Any], int]]:
-    """Tuning runs (seed 0, every grid point), then the other seeds of the selected point.
+    """``main``: tuning runs (seed 0, every grid point), then the other seeds of the selected
+    point; ``ablation``: the PAA variants at the point selected for ``paa``.
 
     Evaluated lazily, so the selection sees the tuning runs finished just before."""
     points = grid_points(suite["grid"])
-    for model in suite["models"]:
-        for point in points:
-            yield model, point, 0
-        best = store.best_point(dataset.key, model, points)
-        if best is not None:
-            for seed in suite["seeds"][1:]:
-                yield model, best, seed
+    if phase == "main":
+        for model in suite["models"]:
+            for point in points:
+                yield model, point, 0
+            best = store.best_point(dataset.key, model, points)
+            if best is not None:
+                for seed in suite["seeds"][1:]:
+                    yield model, best, seed
+        return
     paa_best = store.best_point(dataset.key, "paa", points)
     if paa_best is not None:
         for model in suite["ablations"]:
@@ -137,49 +140,66 @@ def planned_runs(
 def run_suite(
     suite_name: str, datasets: list[str] | None, max_hours: float, output_dir: Path
 ) -> None:
+    """The headline comparison on every dataset first, then the ablation on every dataset."""
     suite = load_suite()
     store = RunStore()
     deadline = time.monotonic() + max_hours * 3600
-    selected = suite["suites"][suite_name]
-    for key, spec in selected.items():
-        if datasets and key not in datasets:
-            continue
-        dataset = Dataset(key, spec["source"], spec["protocol"], spec["max_len"])
-        prepared: PreparedData | None = None
-        for model, point, seed in planned_runs(suite, store, dataset):
-            rkey = run_key(dataset.key, model, point, seed)
-            if rkey in store.records:
-                continue
-            if time.monotonic() > deadline:
-                print(f"time budget reached; stopping before {rkey}", flush=True)
-                return
-            config = build_config(suite, dataset, model, point, seed, output_dir)
-            prepared = prepared or prepare_data(config)
-            started = time.perf_counter()
-            result = run_training(config, prepared, save=model == "paa" and seed == 0)
-            record = {
-                "key": rkey,
-                "dataset": dataset.key,
-                "protocol": dataset.protocol,
-                "model": model,
-                "config": config_id(point),
-                "seed": seed,
-                "max_len": dataset.max_len,
-                "validation": result.metrics["validation"],
-                "test": result.metrics["test"],
-                "epochs": result.metrics["best_epoch"],
-                "epochs_run": result.metrics["epochs_run"],
-                "stopped_by": result.metrics["stopped_by"],
-                "seconds": round(time.perf_counter() - started, 1),
-                "checkpoint": str(result.checkpoint_dir) if result.checkpoint_dir else None,
-            }
-            store.add(record)
-            print(
-                f"{rkey}: val ndcg@10={record['validation']['ndcg@10']:.4f} "
-                f"test ndcg@10={record['test']['ndcg@10']:.4f} "
-                f"({record['epochs']}/{record['epochs_run']} ep, {record['seconds']}s)",
-                flush=True,
-            )
+    selected = {
+        key: Dataset(key, spec["source"], spec["protocol"], spec["max_len"])
+        for key, spec in suite["suites"][suite_name].items()
+        if not datasets or key in datasets
+    }
+    prepared: dict[str, PreparedData] = {}
+    for phase in ("main", "ablation"):
+        for dataset in selected.values():
+            for model, point, seed in planned_runs(suite, store, dataset, phase):
+                key = run_key(dataset.key, model, point, seed)
+                if key in store.records:
+                    continue
+                if time.monotonic() > deadline:
+                    print(f"time budget reached; stopping before {key}", flush=True)
+                    return
+                config = build_config(suite, dataset, model, point, seed, output_dir)
+                if dataset.key not in prepared:
+                    prepared[dataset.key] = prepare_data(config)
+                store.add(execute(config, prepared[dataset.key], dataset, model, point, key))
+
+
+def execute(
+    config: RunConfig,
+    prepared: PreparedData,
+    dataset: Dataset,
+    model: str,
+    point: dict[str, Any],
+    key: str,
+) -> dict[str, Any]:
+    """One training run; PAA keeps its checkpoint (seed 0) for the kernel figures."""
+    seed = config.train.seed
+    started = time.perf_counter()
+    result = run_training(config, prepared, save=model == "paa" and seed == 0)
+    record = {
+        "key": key,
+        "dataset": dataset.key,
+        "protocol": dataset.protocol,
+        "model": model,
+        "config": config_id(point),
+        "seed": seed,
+        "max_len": dataset.max_len,
+        "validation": result.metrics["validation"],
+        "test": result.metrics["test"],
+        "epochs": result.metrics["best_epoch"],
+        "epochs_run": result.metrics["epochs_run"],
+        "stopped_by": result.metrics["stopped_by"],
+        "seconds": round(time.perf_counter() - started, 1),
+        "checkpoint": str(result.checkpoint_dir) if result.checkpoint_dir else None,
+    }
+    print(
+        f"{key}: val ndcg@10={record['validation']['ndcg@10']:.4f} "
+        f"test ndcg@10={record['test']['ndcg@10']:.4f} "
+        f"({record['epochs']}/{record['epochs_run']} ep, {record['seconds']}s)",
+        flush=True,
+    )
+    return record
 
 
 def main() -> None:
