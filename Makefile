@@ -51,5 +51,8 @@ demo: install
 demo-full: install
 	PAAREC_DEMO_CONFIG=configs/paa-ml100k-full.yaml $(BIN)/python scripts/demo.py
 
+fuzz: install
+	$(BIN)/python scripts/fuzz.py
+
 clean:
 	rm -rf runs artifacts .pytest_cache .mypy_cache .ruff_cache

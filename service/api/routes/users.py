@@ -12,10 +12,14 @@ from service.storage.history import StorageUnavailableError
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(require_api_key)])
 
+# The largest history cap PAAREC_HISTORY_MAX_LEN accepts; a larger limit can never matter, and
+# an unbounded one would reach Redis as an out-of-range LRANGE index.
+LIMIT_MAX = 100_000
+
 
 @router.get("/{user_id}/history", response_model=HistoryPublic)
 async def read_history(
-    user_id: UserIdPath, store: StoreDep, limit: Annotated[int | None, Query(ge=1)] = None
+    user_id: UserIdPath, store: StoreDep, limit: Annotated[int | None, Query(ge=1, le=LIMIT_MAX)] = None
 ) -> HistoryPublic:
     """The stored history, oldest first (optionally only the newest ``limit``)."""
     try:
