@@ -15,6 +15,7 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -32,7 +33,7 @@ from service.inference.session import OnnxSession, SessionConfig
 from training.checkpoint import Checkpoint, save_checkpoint
 from training.config import ModelSettings, RunConfig
 from training.data.vocab import ItemVocab
-from training.models import SeqRecModel
+from training.models import VARIANTS, SeqRecModel, variant_settings
 
 SHARED_BEAUTY_54K = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon-beauty-54k"
 
@@ -56,7 +57,7 @@ def session(model: onnx.ModelProto, threads: int) -> ort.InferenceSession:
     )
 
 
-def latency_table(model: SeqRecModel, repeats: int, threads: int) -> list[dict[str, object]]:
+def latency_table(model: SeqRecModel, repeats: int, threads: int) -> list[dict[str, Any]]:
     max_len = model.settings.max_len
     graphs = {
         "optimised": build_serving_graph(ServingEncoder(model)),
@@ -66,7 +67,7 @@ def latency_table(model: SeqRecModel, repeats: int, threads: int) -> list[dict[s
     }
     sessions = {name: session(graph, threads) for name, graph in graphs.items()}
     rng = np.random.default_rng(0)
-    records: list[dict[str, object]] = []
+    records: list[dict[str, Any]] = []
     for length in sorted({10, 50, max_len}):
         feeds = {
             "history": rng.integers(1, model.n_items + 1, (1, length)),
@@ -97,7 +98,7 @@ def latency_table(model: SeqRecModel, repeats: int, threads: int) -> list[dict[s
 
 def bundle_size_and_load(
     name: str, items: np.ndarray, max_len: int, workdir: Path
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Export a (randomly initialised: size and load time do not depend on training) model."""
     vocab = ItemVocab(np.concatenate([[""], items]))
     settings = ModelSettings(max_len=max_len, hidden=64, blocks=2)
@@ -130,6 +131,36 @@ def bundle_size_and_load(
     }
 
 
+def parity_table(workdir: Path, max_len: int) -> list[dict[str, Any]]:
+    """Export every model of the zoo (and PAA in fp16) and keep the verification figures."""
+    vocab = ItemVocab(np.concatenate([[""], [str(i) for i in range(1, 1683)]]))
+    popularity = np.ones(len(vocab) + 1, dtype=np.int64)
+    records: list[dict[str, Any]] = []
+    for name in [*VARIANTS, "paa (fp16)"]:
+        variant = name.split()[0]
+        settings = variant_settings(variant, ModelSettings(max_len=max_len, hidden=64, blocks=2))
+        model = SeqRecModel(settings, len(vocab))
+        config = RunConfig.model_validate({"name": variant, "model": settings.model_dump()})
+        checkpoint_dir = save_checkpoint(
+            workdir / f"parity-{variant}", Checkpoint(model, config, vocab, popularity, {})
+        )
+        fp16 = name.endswith("(fp16)")
+        options = ExportOptions(max_k=10, tolerance=2e-2 if fp16 else 1e-4, fp16=fp16)
+        parity = export_bundle(checkpoint_dir, workdir / f"parity-{variant}-bundle", options).parity
+        records.append(
+            {
+                "model": name,
+                "max_abs_diff": parity.max_abs_diff,
+                "top10_agreement": parity.topk_agreement,
+                "cases": len(parity.cases),
+            }
+        )
+        print(
+            f"parity {name:<14} max|diff| {parity.max_abs_diff:.2e}  top-10 {parity.topk_agreement:.4f}"
+        )
+    return records
+
+
 def beauty_54k_items() -> np.ndarray:
     path = SHARED_BEAUTY_54K / "interactions.txt"
     if path.is_file():
@@ -150,6 +181,7 @@ def main() -> None:
     model = SeqRecModel(ModelSettings(max_len=args.max_len, hidden=64, blocks=2, dropout=0.0), 1682)
     latency = latency_table(model, args.repeats, args.threads)
     with tempfile.TemporaryDirectory() as tmp:
+        parity = parity_table(Path(tmp), args.max_len)
         sizes = [
             bundle_size_and_load(
                 "ml-100k", np.array([str(i) for i in range(1, 1683)]), args.max_len, Path(tmp)
@@ -164,10 +196,10 @@ def main() -> None:
         "| history length | optimised p50 (ms) | straightforward p50 (ms) | speed-up |",
         "|---|---|---|---|",
     ]
-    for length in sorted({r["length"] for r in latency}):  # type: ignore[type-var]
+    for length in sorted({r["length"] for r in latency}):
         fast = next(r for r in latency if r["length"] == length and r["graph"] == "optimised")
         slow = next(r for r in latency if r["length"] == length and r["graph"] == "straightforward")
-        ratio = float(slow["p50_ms"]) / float(fast["p50_ms"])  # type: ignore[arg-type]
+        ratio = float(slow["p50_ms"]) / float(fast["p50_ms"])
         lines.append(f"| {length} | {fast['p50_ms']} | {slow['p50_ms']} | {ratio:.2f}x |")
         print(
             f"L={length:<4} optimised {fast['p50_ms']} ms  straightforward {slow['p50_ms']} ms  {ratio:.2f}x"
@@ -184,11 +216,26 @@ def main() -> None:
         assert isinstance(files, dict)
         lines.append(
             f"| {record['bundle']} | {record['items']:,} | {record['max_len']} | "
-            f"{int(record['total_bytes']) / 1e6:.1f} | {files['model.onnx'] / 1e6:.1f} | "  # type: ignore[call-overload]
+            f"{int(record['total_bytes']) / 1e6:.1f} | {files['model.onnx'] / 1e6:.1f} | "
             f"{record['load_ms_p50']} |"
         )
         print(record)
-    write_results("export", [*latency, *sizes], "\n".join(lines) + "\n")
+    lines += [
+        "\n## Parity with PyTorch, per model\n",
+        "From the verification that runs in every export: random and left-padded histories "
+        "at lengths 1, T/4, T/2 and T, batches of 1, 4 and 16, random seen / extra "
+        "exclusions (randomly initialised models, T = {args.max_len}).\n".replace(
+            "{args.max_len}", str(args.max_len)
+        ),
+        "| model | max \\|score diff\\| | top-10 agreement | cases |",
+        "|---|---|---|---|",
+    ]
+    for record in parity:
+        lines.append(
+            f"| {record['model']} | {float(record['max_abs_diff']):.2e} | "
+            f"{float(record['top10_agreement']):.4f} | {record['cases']} |"
+        )
+    write_results("export", [*latency, *sizes, *parity], "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -34,6 +35,8 @@ class ExportError(ValueError):
 class ExportOptions:
     max_k: int = 100
     tolerance: float = 1e-4
+    fp16: bool = False
+    min_fp16_agreement: float = 0.95
     name: str | None = None
     real_histories: list[np.ndarray] | None = None
 
@@ -94,7 +97,13 @@ def _metadata(
             else None,
         },
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "onnx": {"file": "model.onnx", "sha256": onnx_sha, "opset": OPSET, "exporter": EXPORTER},
+        "onnx": {
+            "file": "model.onnx",
+            "sha256": onnx_sha,
+            "opset": OPSET,
+            "exporter": EXPORTER,
+            "precision": "fp16" if options.fp16 else "fp32",
+        },
         "checkpoint_sha256": sha256_of_folder_weights(checkpoint_dir),
         "n_items": checkpoint.model.n_items,
         "max_k": options.max_k,
@@ -132,13 +141,20 @@ def export_bundle(checkpoint_dir: Path, out_dir: Path, options: ExportOptions) -
         raise ExportError(f"output path {out_dir} exists and is not a folder")
     staging = _staging_dir(out_dir)
     try:
-        graph = build_serving_graph(ServingEncoder(checkpoint.model))
+        # The reference stays in fp32; an fp16 graph is traced from a half-precision copy.
+        source = copy.deepcopy(checkpoint.model) if options.fp16 else checkpoint.model
+        graph = build_serving_graph(ServingEncoder(source), fp16=options.fp16)
         onnx.checker.check_model(graph, full_check=True)
         onnx_path = staging / "model.onnx"
         onnx.save(graph, onnx_path)
         session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         parity = verify_parity(
-            session, checkpoint.model, options.max_k, options.tolerance, options.real_histories
+            session,
+            checkpoint.model,
+            options.max_k,
+            options.tolerance,
+            options.real_histories,
+            min_agreement=options.min_fp16_agreement if options.fp16 else None,
         )
         if not parity.passed:
             raise ExportError(

@@ -33,8 +33,14 @@ def export_command(
     ],
     max_k: Annotated[int, typer.Option(help="Largest K the service may ask for.")] = 100,
     tolerance: Annotated[
-        float, typer.Option(help="Max |score| difference ONNX vs PyTorch.")
-    ] = 1e-4,
+        float | None,
+        typer.Option(
+            help="Max |score| difference ONNX vs PyTorch [default: 1e-4; 2e-2 with --fp16]."
+        ),
+    ] = None,
+    fp16: Annotated[
+        bool, typer.Option(help="Half-precision graph for GPU bundles (looser verification).")
+    ] = False,
     name: Annotated[
         str | None, typer.Option(help="Model name in bundle.json (default: run name).")
     ] = None,
@@ -52,7 +58,10 @@ def export_command(
     from export.triton import write_triton_repository
 
     histories = _real_histories(checkpoint) if real_data else []
-    options = ExportOptions(max_k=max_k, tolerance=tolerance, name=name, real_histories=histories)
+    tolerance = tolerance if tolerance is not None else (2e-2 if fp16 else 1e-4)
+    options = ExportOptions(
+        max_k=max_k, tolerance=tolerance, fp16=fp16, name=name, real_histories=histories
+    )
     result = export_bundle(checkpoint, out, options)
     parity = result.parity
     typer.echo(

@@ -46,8 +46,24 @@ def export_encoder(encoder: nn.Module, max_len: int, opset: int = OPSET) -> onnx
     return onnx.load_from_string(buffer.getvalue())
 
 
-def build_serving_graph(encoder: ServingEncoder, opset: int = OPSET) -> onnx.ModelProto:
-    model = export_encoder(encoder, encoder.model.settings.max_len, opset)
+class Float32Scores(nn.Module):
+    """Runs a half-precision encoder and hands float32 scores to the ranking tail, so the
+    graph's inputs and outputs are the same for fp16 and fp32 bundles."""
+
+    def __init__(self, encoder: ServingEncoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, history: torch.Tensor) -> torch.Tensor:
+        return self.encoder(history).float()
+
+
+def build_serving_graph(
+    encoder: ServingEncoder, opset: int = OPSET, fp16: bool = False
+) -> onnx.ModelProto:
+    """``fp16``: weights, kernels and activations in half precision (GPU bundles)."""
+    traced: nn.Module = Float32Scores(encoder.half()) if fp16 else encoder
+    model = export_encoder(traced, encoder.model.settings.max_len, opset)
     model = append_topk_tail(model, encoder.model.n_items)
     model.doc_string = "paarec serving graph: history -> masked top-K items"
     return model

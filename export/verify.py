@@ -74,8 +74,14 @@ def verify_parity(
     tolerance: float = 1e-4,
     real_histories: list[np.ndarray] | None = None,
     seed: int = 0,
+    min_agreement: float | None = None,
 ) -> ParityReport:
-    """Compare ONNX Runtime with PyTorch at lengths 1, a few middle values and T, batch 1..16."""
+    """Compare ONNX Runtime with PyTorch at lengths 1, a few middle values and T, batch 1..16.
+
+    By default the top-K sets must be identical up to exact ties. A reduced-precision graph
+    cannot promise that, so ``min_agreement`` replaces it with a floor on the mean top-K
+    overlap, which is reported either way.
+    """
     rng = np.random.default_rng(seed)
     max_len, n_items = model.settings.max_len, model.n_items
     k = min(k, n_items)
@@ -119,11 +125,15 @@ def verify_parity(
         )
         if diff > tolerance or not np.array_equal(np.isfinite(scores), finite):
             report.failures.append(f"{name}: max |score diff| {diff:.2e} > {tolerance:.0e}")
-        for row in range(batch):
+        for row in range(batch if min_agreement is None else 0):
             if not same_up_to_ties(
                 items[row], scores[row], ref_items[row], ref_scores[row], tolerance
             ):
                 report.failures.append(f"{name}: row {row} top-{k} items differ beyond ties")
                 break
     report.topk_agreement = float(np.mean(overlaps))
+    if min_agreement is not None and report.topk_agreement < min_agreement:
+        report.failures.append(
+            f"top-{k} agreement {report.topk_agreement:.3f} is below {min_agreement}"
+        )
     return report
