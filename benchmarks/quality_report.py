@@ -96,6 +96,33 @@ def dataset_table(dataset: str, models: dict[str, list[dict[str, Any]]], seeds: 
     return lines
 
 
+def summary_table(
+    table: dict[str, dict[str, list[dict[str, Any]]]], models: list[str]
+) -> list[str]:
+    """Test NDCG@10 of every model on every dataset, best in bold, and PAA vs SASRec."""
+    lines = [
+        "| dataset | " + " | ".join(models) + " | PAA vs SASRec |",
+        "|---|" + "---|" * (len(models) + 1),
+    ]
+    for dataset, runs_by_model in table.items():
+        means = {
+            m: _mean_std([r["test"]["ndcg@10"] for r in runs]) for m, runs in runs_by_model.items()
+        }
+        best = max(mean for mean, _ in means.values())
+        cells = []
+        for model in models:
+            if model not in means:
+                cells.append("–")
+                continue
+            mean, std = means[model]
+            cell = f"{mean:.4f} ± {std:.4f}"
+            cells.append(f"**{cell}**" if mean == best else cell)
+        change = relative_difference(runs_by_model.get("paa", []), runs_by_model.get("sasrec", []))
+        delta = f"{change[0]:+.1%} ± {change[1]:.1%}" if change else "–"
+        lines.append(f"| {dataset} | " + " | ".join(cells) + f" | {delta} |")
+    return lines
+
+
 def plot_ndcg(table: dict[str, dict[str, list[dict[str, Any]]]], path: Path) -> None:
     import matplotlib
 
@@ -174,6 +201,12 @@ def write_report(suite: dict[str, Any], store: RunStore) -> None:
         "`python -m benchmarks.quality run` (resumable) and `python -m benchmarks.quality report`.\n",
         f"Finished runs: {len(store.records)}.\n",
     ]
+    if table:
+        lines += [
+            "## Summary: test NDCG@10\n",
+            *summary_table(table, [*suite["models"], *suite["ablations"]]),
+            "",
+        ]
     for dataset, models in table.items():
         lines += dataset_table(dataset, models, seeds)
     if table:
