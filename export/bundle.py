@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -21,6 +20,7 @@ import onnxruntime as ort
 from export.encoder import ServingEncoder
 from export.onnx_export import EXPORTER, OPSET, build_serving_graph
 from export.verify import ParityReport, verify_parity
+from training.atomic import replace_dir
 from training.checkpoint import Checkpoint, load_checkpoint, sha256_of_folder_weights
 from training.models.variants import variant_name
 
@@ -118,17 +118,6 @@ def _metadata(
     }
 
 
-def _replace_dir(staging: Path, out_dir: Path) -> None:
-    """Swap the finished folder into place; an existing bundle is replaced, never half-written."""
-    if out_dir.exists():
-        retired = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-        os.replace(out_dir, retired)
-        os.replace(staging, out_dir)
-        shutil.rmtree(retired, ignore_errors=True)
-    else:
-        os.replace(staging, out_dir)
-
-
 def export_bundle(checkpoint_dir: Path, out_dir: Path, options: ExportOptions) -> ExportResult:
     started = time.perf_counter()
     checkpoint = load_checkpoint(checkpoint_dir)
@@ -139,6 +128,10 @@ def export_bundle(checkpoint_dir: Path, out_dir: Path, options: ExportOptions) -
         )
     if out_dir.exists() and not out_dir.is_dir():
         raise ExportError(f"output path {out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "bundle.json").is_file():
+        raise ExportError(
+            f"output folder {out_dir} is not empty and holds no bundle; refusing to replace it"
+        )
     staging = _staging_dir(out_dir)
     try:
         # The reference stays in fp32; an fp16 graph is traced from a half-precision copy.
@@ -168,7 +161,7 @@ def export_bundle(checkpoint_dir: Path, out_dir: Path, options: ExportOptions) -
             np.save(staging / "titles.npy", checkpoint.titles.astype(str), allow_pickle=False)
         metadata = _metadata(checkpoint, checkpoint_dir, sha256_file(onnx_path), options, parity)
         (staging / "bundle.json").write_text(json.dumps(metadata, indent=2))
-        _replace_dir(staging, out_dir)
+        replace_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

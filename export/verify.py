@@ -56,9 +56,15 @@ def same_up_to_ties(
 ) -> bool:
     """Equal top-K sets, except for swaps between items tied (within ``tolerance``) at the
     K-th score, where either order is correct."""
+    # Entries scored -inf (masked items, when K exceeds the unmasked catalogue) rank in any
+    # order; only the real ones must agree.
+    items, ref_items = items[np.isfinite(scores)], ref_items[np.isfinite(ref_scores)]
+    scores, ref_scores = scores[np.isfinite(scores)], ref_scores[np.isfinite(ref_scores)]
     ours, theirs = set(items.tolist()), set(ref_items.tolist())
     if ours == theirs:
         return True
+    if len(ref_scores) == 0:
+        return False
     boundary = float(ref_scores[-1])
     our_score = dict(zip(items.tolist(), scores.tolist(), strict=True))
     their_score = dict(zip(ref_items.tolist(), ref_scores.tolist(), strict=True))

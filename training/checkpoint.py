@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from training.atomic import replace_dir
 from training.config import RunConfig
 from training.data.vocab import ItemVocab
 from training.models import SeqRecModel
@@ -67,9 +67,7 @@ def save_checkpoint(directory: str | Path, checkpoint: Checkpoint) -> Path:
         if checkpoint.titles is not None:
             np.save(staging / TITLES_FILE, checkpoint.titles.astype(str), allow_pickle=False)
         (staging / METRICS_FILE).write_text(json.dumps(checkpoint.metrics, indent=2))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+        replace_dir(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -120,7 +118,10 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
             f"checkpoint {folder}: vocabulary size does not match n_items={n_items}"
         )
     metrics_path = folder / METRICS_FILE
-    metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    try:
+        metrics = json.loads(metrics_path.read_text()) if metrics_path.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{metrics_path} is not valid JSON: {exc}") from exc
     return Checkpoint(model.to(device).eval(), config, vocab, popularity, metrics, titles)
 
 

@@ -108,7 +108,7 @@ def evaluate(
 ) -> None:
     """Re-evaluate a checkpoint on the data and split recorded in its config."""
     from training.checkpoint import load_checkpoint
-    from training.config import RunConfig, apply_overrides
+    from training.config import apply_overrides, validate_config
     from training.evaluation import evaluate as run_evaluation
     from training.pipeline import prepare_data
 
@@ -116,7 +116,7 @@ def evaluate(
         raise typer.BadParameter("must be 'test' or 'validation'", param_hint="--split")
     loaded = load_checkpoint(checkpoint)
     tree = apply_overrides(loaded.config.model_dump(mode="json"), overrides or [])
-    run = RunConfig.model_validate(tree)
+    run = validate_config(tree, " after --set overrides")
     prepared = prepare_data(run)
     if list(prepared.split.vocab.items) != list(loaded.vocab.items):
         typer.secho("warning: the data's vocabulary differs from the checkpoint's", err=True)
@@ -139,7 +139,11 @@ def plot(
 
     loaded = load_checkpoint(checkpoint)
     target = out or checkpoint.parent
-    written = plot_kernels(loaded.model, target)
+    written: list[Path] = []
+    if loaded.model.settings.arch == "paa":
+        written = plot_kernels(loaded.model, target)
+    else:
+        typer.echo(f"model '{loaded.model.settings.arch}' has no positional kernels to plot")
     history = checkpoint.parent / "history.jsonl"
     if history.is_file():
         written.append(plot_training_curves(history, target))

@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 KernelKind = Literal["toeplitz", "full"]
 KernelSharing = Literal["per_block", "shared"]
@@ -76,6 +83,18 @@ class ModelSettings(StrictModel):
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
     rope_base: float = Field(10_000.0, gt=0.0)
 
+    @field_validator("heads")
+    @classmethod
+    def _heads_fit(cls, heads: int, info: ValidationInfo) -> int:
+        hidden = info.data.get("hidden")
+        if hidden is None:
+            return heads
+        if hidden % heads:
+            raise ValueError(f"hidden ({hidden}) must be divisible by heads ({heads})")
+        if info.data.get("arch") == "rope" and (hidden // heads) % 2:
+            raise ValueError(f"rope needs an even head size, got hidden/heads = {hidden // heads}")
+        return heads
+
 
 class TrainSettings(StrictModel):
     epochs: int = Field(200, ge=1)
@@ -104,6 +123,15 @@ class EvalSettings(StrictModel):
         if not value or any(k < 1 for k in value):
             raise ValueError("ks must be a non-empty list of positive integers")
         return sorted(set(value))
+
+    @field_validator("target_metric")
+    @classmethod
+    def _target_is_evaluated(cls, metric: str, info: ValidationInfo) -> str:
+        ks = info.data.get("ks", [])
+        name, _, k = metric.partition("@")
+        if name not in ("ndcg", "hr", "mrr", "cov") or not k.isdigit() or int(k) not in ks:
+            raise ValueError(f"{metric!r} must be ndcg, hr, mrr or cov @K with K in eval.ks {ks}")
+        return metric
 
 
 class RunConfig(StrictModel):
@@ -160,12 +188,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{file}: the top level must be a mapping")
         tree = loaded
     apply_overrides(tree, overrides or [])
+    return validate_config(tree, f" in {path}" if path else "")
+
+
+def validate_config(tree: dict[str, Any], where: str = "") -> RunConfig:
+    """A RunConfig from a plain tree; errors list every offending key path."""
     try:
         return RunConfig.model_validate(tree)
     except ValidationError as exc:
-        where = f" in {path}" if path else ""
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: "
+            f"{err['msg'].removeprefix('Value error, ')}"
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration{where}: {problems}") from exc
 

@@ -60,7 +60,11 @@ def evaluate(
         mask_seen(scores, histories)
         target_scores = scores.gather(1, targets[:, None])
         ranks = (scores > target_scores).sum(dim=1)
-        top_items = scores.topk(top, dim=1).indices
+        # A target that was masked (already seen) is never a hit, even when K exceeds the
+        # number of unseen items; masked items in a top-K list do not count for coverage.
+        ranks = torch.where(target_scores[:, 0].isfinite(), ranks, torch.iinfo(ranks.dtype).max)
+        values, top_items = scores.topk(top, dim=1)
+        top_items = top_items.masked_fill(values.isinf(), 0)
         accumulator.add(ranks.cpu().numpy(), top_items.cpu().numpy())
     model.train(was_training)
     return accumulator.result()

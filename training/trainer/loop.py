@@ -57,10 +57,7 @@ class Trainer:
         self.device = device
         self.context = context or DistributedContext()
         self.log_path = log_path if self.context.is_main else None
-        self.metric = config.eval.target_metric
-        k = int(self.metric.split("@")[-1]) if "@" in self.metric else -1
-        if k not in config.eval.ks:
-            raise ValueError(f"eval.target_metric {self.metric!r} needs its K in eval.ks")
+        self.metric = config.eval.target_metric  # validated against eval.ks by EvalSettings
 
     def _objective(self) -> nn.Module:
         objective = NextItemObjective(self.model, self.config.train).to(self.device)

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from training.config import ConfigError
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -18,7 +20,7 @@ def seed_everything(seed: int) -> None:
 
 def select_device(preference: str) -> torch.device:
     if preference == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but CUDA is not available")
+        raise ConfigError("train.device=cuda was requested but CUDA is not available here")
     if preference == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(preference)
