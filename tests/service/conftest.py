@@ -15,15 +15,16 @@ from fastapi import FastAPI
 from service.core.config import Settings
 from service.main import create_app
 from tests.service.redis_server import RedisServer
-from tests.utils.fake_bundle import make_fake_bundle
+from tests.utils.tiny_bundle import export_named_bundle
 
 ADMIN_KEY = "admin-key-0123456789abcdef"
 API_KEY = "client-key-0123456789abcdef"
 
 
-def build_bundle(path: Path, **kwargs: Any) -> Path:
-    """The one place that makes a bundle; swap in the real exported fixture here."""
-    return make_fake_bundle(path, **kwargs)
+def build_bundle(path: Path, version: str = "fake-1", seed: int = 0) -> Path:
+    """A real bundle: a tiny PAA model trained for a few steps and exported (items
+    ``item1..item50``, T = 20, max K = 20, titles), copied from a per-session cache."""
+    return export_named_bundle(path, version=version, seed=seed)
 
 
 @pytest.fixture(scope="session")

@@ -3,17 +3,8 @@
 from __future__ import annotations
 
 import httpx
-import numpy as np
 
-from tests.utils.fake_bundle import fake_embeddings, reference_scores
-
-
-def expected_top(
-    history: list[int], k: int, exclude_seen: bool = True, exclude: list[int] = ()
-) -> list[str]:  # type: ignore[assignment]
-    scores = reference_scores(fake_embeddings(50), history, exclude_seen, list(exclude))
-    order = np.argsort(-scores, kind="stable")[:k]
-    return [f"item{i}" for i in order if np.isfinite(scores[i])]
+from tests.utils.tiny_bundle import service_reference_top as expected_top
 
 
 async def post_events(client: httpx.AsyncClient, user: str, items: list[str]) -> None:

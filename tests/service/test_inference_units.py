@@ -56,7 +56,9 @@ def test_provider_choice_puts_cuda_first_only_when_allowed() -> None:
     assert choose_providers("cuda", [CPU]) == [CPU]
 
 
-def test_fake_graph_matches_numpy_reference(bundle_dir: Path) -> None:
+def test_the_session_wrapper_runs_the_bundle_contract_exactly(tmp_path: Path) -> None:
+    # A hand-built graph with known embeddings, so every score can be checked by numpy.
+    bundle_dir = make_fake_bundle(tmp_path / "fake")
     session = OnnxSession(
         bundle_dir / "model.onnx", SessionConfig(intra_op_threads=1, allow_spinning=False)
     )
