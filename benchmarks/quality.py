@@ -37,6 +37,7 @@ class Dataset:
     source: str
     protocol: str
     max_len: int
+    batch_size: int | None = None
 
 
 def load_suite(path: Path = CONFIG) -> dict[str, Any]:
@@ -109,6 +110,8 @@ def build_config(
     tree.setdefault("model", {}).update(VARIANTS[model])
     tree["model"]["max_len"] = dataset.max_len
     tree.setdefault("train", {})["seed"] = seed
+    if dataset.batch_size is not None:
+        tree["train"]["batch_size"] = dataset.batch_size
     overrides = [f"{key}={value}" for key, value in point.items()]
     return RunConfig.model_validate(apply_overrides(tree, overrides))
 
@@ -145,7 +148,7 @@ def run_suite(
     store = RunStore()
     deadline = time.monotonic() + max_hours * 3600
     selected = {
-        key: Dataset(key, spec["source"], spec["protocol"], spec["max_len"])
+        key: Dataset(key, spec["source"], spec["protocol"], spec["max_len"], spec.get("batch_size"))
         for key, spec in suite["suites"][suite_name].items()
         if not datasets or key in datasets
     }
