@@ -19,7 +19,9 @@ LIMIT_MAX = 100_000
 
 @router.get("/{user_id}/history", response_model=HistoryPublic)
 async def read_history(
-    user_id: UserIdPath, store: StoreDep, limit: Annotated[int | None, Query(ge=1, le=LIMIT_MAX)] = None
+    user_id: UserIdPath,
+    store: StoreDep,
+    limit: Annotated[int | None, Query(ge=1, le=LIMIT_MAX)] = None,
 ) -> HistoryPublic:
     """The stored history, oldest first (optionally only the newest ``limit``)."""
     try:
