@@ -34,7 +34,7 @@ install: $(STAMP)
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy training export service benchmarks scripts
+	$(BIN)/mypy training export service benchmarks scripts load_tests
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck scripts/*.sh .ci/run
 
@@ -50,6 +50,15 @@ demo: install
 
 demo-full: install
 	PAAREC_DEMO_CONFIG=configs/paa-ml100k-full.yaml $(BIN)/python scripts/demo.py
+
+LOADTEST_BUNDLE ?= artifacts/bundle
+loadtest: install
+	$(BIN)/python -m load_tests.run --bundle $(LOADTEST_BUNDLE) --users 20 --duration 60 --max-p99-ms 250 --max-failure-ratio 0.001
+
+bench: install
+	$(BIN)/python -m benchmarks.train_speed
+	$(BIN)/python -m benchmarks.export_latency
+	$(BIN)/python -m benchmarks.serving
 
 fuzz: install
 	$(BIN)/python scripts/fuzz.py

@@ -61,9 +61,7 @@ def latency_table(model: SeqRecModel, repeats: int, threads: int) -> list[dict[s
     max_len = model.settings.max_len
     graphs = {
         "optimised": build_serving_graph(ServingEncoder(model)),
-        "straightforward": append_topk_tail(
-            export_encoder(TrainingForwardEncoder(model), max_len), model.n_items
-        ),
+        "straightforward": append_topk_tail(export_encoder(TrainingForwardEncoder(model), max_len)),
     }
     sessions = {name: session(graph, threads) for name, graph in graphs.items()}
     rng = np.random.default_rng(0)

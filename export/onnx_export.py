@@ -64,6 +64,6 @@ def build_serving_graph(
     """``fp16``: weights, kernels and activations in half precision (GPU bundles)."""
     traced: nn.Module = Float32Scores(encoder.half()) if fp16 else encoder
     model = export_encoder(traced, encoder.model.settings.max_len, opset)
-    model = append_topk_tail(model, encoder.model.n_items)
+    model = append_topk_tail(model)
     model.doc_string = "paarec serving graph: history -> masked top-K items"
     return model

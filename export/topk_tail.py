@@ -15,8 +15,13 @@ from onnx import TensorProto, helper, numpy_helper
 SCORES_IN = "catalogue_scores"  # (B, N + 1) from the encoder
 
 
-def append_topk_tail(model: onnx.ModelProto, n_items: int) -> onnx.ModelProto:
-    """Add inputs ``k``, ``exclude_seen``, ``exclude`` and outputs ``scores``, ``items``."""
+def append_topk_tail(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Add inputs ``k``, ``exclude_seen``, ``exclude`` and outputs ``scores``, ``items``.
+
+    Masked entries are written as -inf straight into the score rows with two ScatterElements
+    (no full-size penalty tensor and no extra passes over the catalogue), which matters when a
+    row has a million items: the tail then costs about as much as reading the scores once.
+    """
     graph = model.graph
     graph.input.extend(
         [
@@ -25,47 +30,46 @@ def append_topk_tail(model: onnx.ModelProto, n_items: int) -> onnx.ModelProto:
             helper.make_tensor_value_info("exclude", TensorProto.INT64, ["batch", "n_exclude"]),
         ]
     )
-    padding_mask = np.zeros((1, n_items + 1), dtype=np.float32)
-    padding_mask[0, 0] = -np.inf  # index 0 is padding and never a recommendation
     graph.initializer.extend(
         [
-            numpy_helper.from_array(padding_mask, "tail_padding_mask"),
             numpy_helper.from_array(np.array(-np.inf, dtype=np.float32), "tail_neg_inf"),
-            numpy_helper.from_array(np.array(0.0, dtype=np.float32), "tail_zero"),
             numpy_helper.from_array(np.array([1], dtype=np.int64), "tail_axis_1"),
+            numpy_helper.from_array(np.array([0], dtype=np.int64), "tail_start"),
+            numpy_helper.from_array(np.array([1], dtype=np.int64), "tail_one"),
         ]
     )
     nodes = [
-        helper.make_node("Shape", [SCORES_IN], ["tail_scores_shape"]),
-        helper.make_node(
-            "ConstantOfShape",
-            ["tail_scores_shape"],
-            ["tail_zeros"],
-            value=helper.make_tensor("zero", TensorProto.FLOAT, [1], [0.0]),
-        ),
-        # Seen items: -inf for rows that asked for it, 0 (a no-op) for the others.
+        # Seen items: -inf for rows that asked for it, the unchanged score for the others.
+        helper.make_node("GatherElements", [SCORES_IN, "history"], ["tail_history_scores"], axis=1),
         helper.make_node("Unsqueeze", ["exclude_seen", "tail_axis_1"], ["tail_seen_flag"]),
         helper.make_node(
-            "Where", ["tail_seen_flag", "tail_neg_inf", "tail_zero"], ["tail_seen_value"]
+            "Where", ["tail_seen_flag", "tail_neg_inf", "tail_history_scores"], ["tail_seen_values"]
         ),
-        helper.make_node("Shape", ["history"], ["tail_history_shape"]),
-        helper.make_node("Expand", ["tail_seen_value", "tail_history_shape"], ["tail_seen_values"]),
         helper.make_node(
             "ScatterElements",
-            ["tail_zeros", "history", "tail_seen_values"],
-            ["tail_seen_penalty"],
+            [SCORES_IN, "history", "tail_seen_values"],
+            ["tail_seen_masked"],
             axis=1,
         ),
+        # Extra exclusions plus index 0 (padding, never a recommendation): one more scatter.
         helper.make_node("Shape", ["exclude"], ["tail_exclude_shape"]),
-        helper.make_node("Expand", ["tail_neg_inf", "tail_exclude_shape"], ["tail_exclude_values"]),
+        helper.make_node("Slice", ["tail_exclude_shape", "tail_start", "tail_one"], ["tail_batch"]),
+        helper.make_node("Concat", ["tail_batch", "tail_one"], ["tail_pad_shape"], axis=0),
+        helper.make_node(
+            "ConstantOfShape",
+            ["tail_pad_shape"],
+            ["tail_pad_index"],
+            value=helper.make_tensor("zero", TensorProto.INT64, [1], [0]),
+        ),
+        helper.make_node("Concat", ["exclude", "tail_pad_index"], ["tail_masked_items"], axis=1),
+        helper.make_node("Shape", ["tail_masked_items"], ["tail_masked_shape"]),
+        helper.make_node("Expand", ["tail_neg_inf", "tail_masked_shape"], ["tail_masked_values"]),
         helper.make_node(
             "ScatterElements",
-            ["tail_seen_penalty", "exclude", "tail_exclude_values"],
-            ["tail_penalty"],
+            ["tail_seen_masked", "tail_masked_items", "tail_masked_values"],
+            ["tail_masked"],
             axis=1,
         ),
-        helper.make_node("Add", [SCORES_IN, "tail_penalty"], ["tail_partly_masked"]),
-        helper.make_node("Add", ["tail_partly_masked", "tail_padding_mask"], ["tail_masked"]),
         helper.make_node(
             "TopK", ["tail_masked", "k"], ["scores", "items"], axis=1, largest=1, sorted=1
         ),

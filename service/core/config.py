@@ -66,15 +66,23 @@ class Settings(BaseSettings):
 
     # ONNX Runtime
     provider_preference: ProviderPreference = "auto"
-    ort_intra_op_threads: int = Field(default=0, ge=0)
+    # Measured on 2 cores (docs/benchmarks/serving.md): one ORT thread beside the event loop,
+    # no spinning (it burns the event loop's core), "basic" 6-8% faster than "all" here.
+    ort_intra_op_threads: int = Field(default=1, ge=0)
     ort_inter_op_threads: int = Field(default=0, ge=0)
-    ort_allow_spinning: bool = True
-    ort_graph_optimization: GraphOptimization = "all"
+    ort_allow_spinning: bool = False
+    ort_graph_optimization: GraphOptimization = "basic"
     ort_enable_mem_pattern: bool = True
+    # CUDA provider only (ignored on CPU): device, one CUDA graph per length bucket. For half
+    # precision serve a bundle exported with `paarec export --fp16`.
+    ort_cuda_device_id: int = Field(default=0, ge=0)
+    ort_cuda_graphs: bool = False
 
     # Micro-batching
     batch_max_size: int = Field(default=32, ge=1, le=4096)
-    batch_max_wait_us: int = Field(default=2_000, ge=0, le=1_000_000)
+    # 0: no extra wait; requests queue up while the single ORT thread runs the previous batch,
+    # which batches as well under load and saves the wait at low load (serving.md).
+    batch_max_wait_us: int = Field(default=0, ge=0, le=1_000_000)
     batch_queue_size: int = Field(default=1_024, ge=1)
     length_buckets: Annotated[list[int], NoDecode] = []
     inference_timeout_s: float = Field(default=5.0, gt=0)

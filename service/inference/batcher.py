@@ -141,7 +141,7 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         start = time.perf_counter()
         try:
-            scores, items = await loop.run_in_executor(self._executor, self._run_padded, batch)
+            results = await loop.run_in_executor(self._executor, self._run_grouped, batch)
         except Exception as exc:
             logger.exception("inference failed", extra={"batch_size": len(batch)})
             for p in batch:
@@ -150,14 +150,30 @@ class MicroBatcher:
             return
         if self._on_batch is not None:
             self._on_batch(len(batch), time.perf_counter() - start)
-        for row, p in enumerate(batch):
+        for p, result in zip(batch, results, strict=True):
             if not p.future.done():
-                p.future.set_result((scores[row, : p.k].copy(), items[row, : p.k].copy()))
+                p.future.set_result(result)
 
-    def _run_padded(self, batch: list[_Pending]) -> Result:
-        """Left-pad histories to a bucket and excludes to a power of two; one ORT run."""
-        longest = max(len(p.history) for p in batch)
-        length = next(b for b in self.buckets if b >= longest)
+    def _run_grouped(self, batch: list[_Pending]) -> list[Result]:
+        """One ORT run per length bucket present in the batch; results in request order.
+
+        Padding a mixed batch to its longest row costs far more than a second run: attention is
+        quadratic in the padded length (see docs/benchmarks/serving.md).
+        """
+        groups: dict[int, list[int]] = {}
+        for row, p in enumerate(batch):
+            length = next(b for b in self.buckets if b >= len(p.history))
+            groups.setdefault(length, []).append(row)
+        results: list[Result | None] = [None] * len(batch)
+        for length, rows in groups.items():
+            group = [batch[r] for r in rows]
+            scores, items = self._run_padded(group, length)
+            for i, (row, p) in enumerate(zip(rows, group, strict=True)):
+                results[row] = (scores[i, : p.k].copy(), items[i, : p.k].copy())
+        return [r for r in results if r is not None]
+
+    def _run_padded(self, batch: list[_Pending], length: int) -> Result:
+        """Left-pad histories to ``length`` and excludes to a power of two; one ORT run."""
         width = _next_pow2(max(1, *(len(p.exclude) for p in batch)))
         history = np.zeros((len(batch), length), dtype=np.int64)  # (B, L)
         exclude = np.zeros((len(batch), width), dtype=np.int64)  # (B, E)

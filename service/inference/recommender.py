@@ -20,6 +20,7 @@ from service.inference.batcher import (
     InferenceError,
     MicroBatcher,
     OverloadedError,
+    default_buckets,
 )
 from service.inference.bundle import Bundle, BundleError, load_bundle
 from service.inference.session import OnnxSession, SessionConfig
@@ -67,7 +68,7 @@ class Recommender:
         self._reload_lock = asyncio.Lock()
         self.current: LoadedModel | None = None
 
-    def _session_config(self) -> SessionConfig:
+    def _session_config(self, bundle: Bundle) -> SessionConfig:
         s = self.settings
         return SessionConfig(
             s.provider_preference,
@@ -76,6 +77,11 @@ class Recommender:
             s.ort_allow_spinning,
             s.ort_graph_optimization,
             s.ort_enable_mem_pattern,
+            cuda_device_id=s.ort_cuda_device_id,
+            cuda_graphs=s.ort_cuda_graphs,
+            graph_batch=s.batch_max_size,
+            graph_buckets=tuple(default_buckets(bundle.max_len, s.length_buckets)),
+            graph_k=bundle.max_k,
         )
 
     def _load_sync(self, path: Path) -> tuple[Bundle, OnnxSession]:
@@ -85,7 +91,7 @@ class Recommender:
         except BundleError as exc:
             raise ReloadError(str(exc)) from exc
         try:
-            session = OnnxSession(bundle.onnx_path, self._session_config())
+            session = OnnxSession(bundle.onnx_path, self._session_config(bundle))
             top = bundle.popular_order[: min(bundle.max_len, len(bundle.popular_order))]
             scores, items = session.run(
                 top[None, :].astype(np.int64), 1, np.array([True]), np.zeros((1, 1), np.int64)

@@ -15,6 +15,7 @@ from service.core.metrics import Metrics
 from service.storage.redis_client import RedisClient
 
 T = TypeVar("T")
+_Read = tuple[str, int, "asyncio.Future[list[str]]"]  # key, LRANGE start, caller's future
 
 # KEYS[1] history list, KEYS[2] idempotency key (optional; same hash slot as KEYS[1]).
 # ARGV: cap, ttl seconds (0 = none), event-id ttl seconds, items...
@@ -67,6 +68,8 @@ class HistoryStore:
         self._event_ttl_s = event_ttl_s
         self._timeout = op_timeout_s
         self._append = client.register_script(_APPEND_LUA)
+        self._pending_reads: list[_Read] = []
+        self._flushes: set[asyncio.Task[None]] = set()
 
     def history_key(self, user_id: str) -> str:
         # The {user:<id>} hash tag keeps every key of one user on one cluster slot.
@@ -78,7 +81,9 @@ class HistoryStore:
     async def _timed(self, op: str, call: Awaitable[T]) -> T:
         start = time.perf_counter()
         try:
-            result = await asyncio.wait_for(call, self._timeout)
+            # asyncio.timeout, not wait_for: no extra Task per Redis call on the hot path
+            async with asyncio.timeout(self._timeout):
+                result = await call
         # RedisClusterException (e.g. no startup node reachable, a slot not covered) is not
         # a RedisError: without it a cluster outage would surface as a 500, not a 503.
         except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
@@ -100,10 +105,45 @@ class HistoryStore:
         return AppendResult(bool(stored), int(length))
 
     async def get(self, user_id: str, limit: int | None = None) -> list[str]:
-        """The newest ``limit`` items (default all), oldest first."""
+        """The newest ``limit`` items (default all), oldest first.
+
+        Reads issued in the same event-loop turn (concurrent requests) are sent as one
+        pipeline: one round trip and one parse for the lot instead of one per request.
+        """
         start = -(limit or self.max_len)
-        result = await self._timed("get", self._client.lrange(self.history_key(user_id), start, -1))
-        return [str(x) for x in result]
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[str]] = loop.create_future()
+        if not self._pending_reads:
+            loop.call_soon(self._flush_reads)
+        self._pending_reads.append((self.history_key(user_id), start, future))
+        return await future
+
+    def _flush_reads(self) -> None:
+        reads, self._pending_reads = self._pending_reads, []
+        task = asyncio.get_running_loop().create_task(self._read_batch(reads))
+        self._flushes.add(task)  # keep a reference until done
+        task.add_done_callback(self._flushes.discard)
+
+    async def _read_batch(self, reads: list[_Read]) -> None:
+        async def run() -> list[Any]:
+            if len(reads) == 1:
+                key, start, _ = reads[0]
+                return [await self._client.lrange(key, start, -1)]
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key, start, _ in reads:
+                    pipe.lrange(key, start, -1)
+                return list(await pipe.execute())
+
+        try:
+            results = await self._timed("get", run())
+        except StorageUnavailableError as exc:
+            for *_, future in reads:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (*_, future), result in zip(reads, results, strict=True):
+            if not future.done():
+                future.set_result([str(x) for x in result])
 
     async def get_many(self, user_ids: Sequence[str], limit: int | None = None) -> list[list[str]]:
         """Several histories in one pipelined round trip."""

@@ -80,7 +80,7 @@ def test_default_buckets_are_powers_of_two_capped_at_max_len() -> None:
     assert default_buckets(20, [5, 10, 50]) == [5, 10, 20]
 
 
-async def test_batches_use_bucket_shapes_max_k_and_slice_per_request() -> None:
+async def test_batches_run_once_per_length_bucket_and_slice_per_request() -> None:
     shapes: list[tuple[tuple[int, ...], int, tuple[int, ...]]] = []
 
     def fake_run(history: np.ndarray, k: int, seen: np.ndarray, exclude: np.ndarray) -> Any:
@@ -104,7 +104,8 @@ async def test_batches_use_bucket_shapes_max_k_and_slice_per_request() -> None:
         ]
         results = await asyncio.gather(*futures)
         await batcher.close()
-    assert shapes == [((3, 20), 5, (3, 4))]  # one run; longest (29 -> cut to 20) bucket 20
+    # one coalesced batch, one run per length bucket (2 -> 2, 5 -> 8, 29 -> cut to 20 -> 20)
+    assert sorted(shapes) == [((1, 2), 2, (1, 1)), ((1, 8), 5, (1, 4)), ((1, 20), 1, (1, 1))]
     assert [len(s) for s, _ in results] == [2, 5, 1]
     assert [int(items[0]) for _, items in results] == [3, 5, 29]
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import orjson
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 
 from service.api.deps import (
     RecommenderDep,
@@ -18,7 +21,6 @@ from service.schemas.common import count_errors, raise_if
 from service.schemas.recommend import (
     RecommendBatchRequest,
     RecommendBatchResponse,
-    RecommendedItem,
     RecommendRequest,
     RecommendResponse,
 )
@@ -27,19 +29,30 @@ from service.storage.history import StorageUnavailableError
 router = APIRouter(prefix="/recommend", tags=["recommend"], dependencies=[Depends(require_api_key)])
 
 
-def _public(user_id: str, rec: Recommendation) -> RecommendResponse:
-    return RecommendResponse(
-        user_id=user_id,
-        items=[RecommendedItem(item_id=i.item_id, score=i.score, title=i.title) for i in rec.items],
-        model_version=rec.model_version,
-        history_length=rec.history_length,
-        fallback="popular" if rec.fallback == "popular" else None,
-    )
+def _public(user_id: str, rec: Recommendation) -> dict[str, Any]:
+    """The RecommendResponse as plain data: the hot path skips re-validating what the service
+    itself produced and renders it with orjson (the schema stays the documented model)."""
+    return {
+        "user_id": user_id,
+        "items": [
+            {"item_id": i.item_id, "score": i.score}
+            if i.title is None
+            else {"item_id": i.item_id, "score": i.score, "title": i.title}
+            for i in rec.items
+        ],
+        "model_version": rec.model_version,
+        "history_length": rec.history_length,
+        "fallback": "popular" if rec.fallback == "popular" else None,
+    }
+
+
+def _json(payload: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(payload), media_type="application/json")
 
 
 async def _one(
     recommender: Recommender, req: RecommendRequest, history: list[str]
-) -> RecommendResponse:
+) -> dict[str, Any]:
     rec = await recommender.recommend(history, req.k, req.exclude_seen, req.exclude_items or [])
     return _public(req.user_id, rec)
 
@@ -47,7 +60,7 @@ async def _one(
 @router.post("", response_model=RecommendResponse)
 async def recommend(
     body: RecommendRequest, settings: SettingsDep, store: StoreDep, recommender: RecommenderDep
-) -> RecommendResponse:
+) -> Response:
     """Top-k next items for a user (stored history) or an inline session history."""
     raise_if(body.limit_errors(settings))
     if body.history is not None:
@@ -57,7 +70,7 @@ async def recommend(
             history = await store.get(body.user_id)
         except StorageUnavailableError as exc:
             raise storage_error(exc) from exc
-    return await _one(recommender, body, history)
+    return _json(await _one(recommender, body, history))
 
 
 @router.post("/batch", response_model=RecommendBatchResponse)
@@ -66,7 +79,7 @@ async def recommend_batch(
     settings: SettingsDep,
     store: StoreDep,
     recommender: RecommenderDep,
-) -> RecommendBatchResponse:
+) -> Response:
     """Many recommendations in one call; stored histories are read in one pipelined trip."""
     errors = count_errors("requests", body.requests, settings.max_batch_requests)
     max_k = recommender.require_model().bundle.max_k
@@ -84,4 +97,4 @@ async def recommend_batch(
     results = await asyncio.gather(
         *(_one(recommender, r, h) for r, h in zip(body.requests, histories, strict=True))
     )
-    return RecommendBatchResponse(results=list(results))
+    return _json({"results": list(results)})
