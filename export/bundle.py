@@ -22,12 +22,13 @@ from export.onnx_export import EXPORTER, OPSET, build_serving_graph
 from export.verify import ParityReport, verify_parity
 from training.atomic import replace_dir
 from training.checkpoint import Checkpoint, load_checkpoint, sha256_of_folder_weights
+from training.errors import UserError
 from training.models.variants import variant_name
 
 SCHEMA_VERSION = 1
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     """An export that cannot be done or did not verify; no bundle is left behind."""
 
 

@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from training.atomic import replace_dir
 from training.config import RunConfig
 from training.data.vocab import ItemVocab
+from training.errors import UserError
 from training.models import SeqRecModel
 
 CONFIG_FILE = "config.yaml"
@@ -34,7 +35,7 @@ TITLES_FILE = "titles.npy"
 METRICS_FILE = "metrics.json"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint folder that is missing, incomplete or corrupt."""
 
 

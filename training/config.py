@@ -19,12 +19,14 @@ from pydantic import (
     field_validator,
 )
 
+from training.errors import UserError
+
 KernelKind = Literal["toeplitz", "full"]
 KernelSharing = Literal["per_block", "shared"]
 Architecture = Literal["paa", "sasrec", "nope", "rope"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration file or override that cannot be turned into a valid run config."""
 
 

@@ -1,21 +1,19 @@
-"""The errors a user can cause, reported by the CLI as one line instead of a traceback."""
+"""The errors a user can cause, reported by the CLI as one line instead of a traceback.
+
+Every such error of the project derives from ``UserError``: a bad config, a malformed data
+file, a broken checkpoint, an export that cannot be done. Anything else is a bug and keeps its
+traceback.
+"""
 
 from __future__ import annotations
 
-from training.checkpoint import CheckpointError
-from training.config import ConfigError
-from training.data.errors import DataError
 
-try:
-    from export.bundle import ExportError
-except ImportError:  # the export extra is optional
-    ExportError = CheckpointError  # type: ignore[misc,assignment]
+class UserError(ValueError):
+    """Bad input from the user; the message names the file, key, line or column."""
+
 
 USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError,
-    ExportError,
-    DataError,
-    CheckpointError,
+    UserError,
     FileNotFoundError,
     PermissionError,
     IsADirectoryError,

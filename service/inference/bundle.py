@@ -95,7 +95,11 @@ def _positive_int(meta: dict[str, Any], *keys: str) -> int:
 def load_bundle(path: Path) -> Bundle:
     """Read and check every bundle file; raises BundleError naming the first problem."""
     path = Path(path)
-    if not path.is_dir():
+    try:
+        found = path.is_dir()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte: not a usable path
+        raise BundleError(f"bundle folder path is not usable: {exc.__class__.__name__}") from exc
+    if not found:
         raise BundleError(f"bundle folder not found: {path}")
     meta_path = path / "bundle.json"
     if not meta_path.is_file():

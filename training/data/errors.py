@@ -6,6 +6,8 @@ names the file and, where it makes sense, the line, row or column at fault.
 
 from __future__ import annotations
 
+from training.errors import UserError
 
-class DataError(ValueError):
+
+class DataError(UserError):
     """Malformed, missing or unusable input data; the message says where and why."""
