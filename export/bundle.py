@@ -21,7 +21,7 @@ from export.encoder import ServingEncoder
 from export.onnx_export import EXPORTER, OPSET, build_serving_graph
 from export.verify import ParityReport, verify_parity
 from training.atomic import replace_dir
-from training.checkpoint import Checkpoint, load_checkpoint, sha256_of_folder_weights
+from training.checkpoint import WEIGHTS_FILE, Checkpoint, load_checkpoint
 from training.errors import UserError
 from training.models.variants import variant_name
 
@@ -105,7 +105,7 @@ def _metadata(
             "exporter": EXPORTER,
             "precision": "fp16" if options.fp16 else "fp32",
         },
-        "checkpoint_sha256": sha256_of_folder_weights(checkpoint_dir),
+        "checkpoint_sha256": sha256_file(checkpoint_dir / WEIGHTS_FILE),
         "n_items": checkpoint.model.n_items,
         "max_k": options.max_k,
         "has_titles": checkpoint.titles is not None,

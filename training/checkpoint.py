@@ -7,7 +7,6 @@ the weights so that export and serving never need the training data.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -124,12 +123,3 @@ def load_checkpoint(directory: str | Path, device: str | torch.device = "cpu") -
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{metrics_path} is not valid JSON: {exc}") from exc
     return Checkpoint(model.to(device).eval(), config, vocab, popularity, metrics, titles)
-
-
-def sha256_of_folder_weights(directory: str | Path) -> str:
-    """Fingerprint of a checkpoint's weights, recorded in export bundles for provenance."""
-    digest = hashlib.sha256()
-    with (Path(directory) / WEIGHTS_FILE).open("rb") as weights:
-        for chunk in iter(lambda: weights.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
