@@ -38,6 +38,11 @@ class Dataset:
     protocol: str
     max_len: int
     batch_size: int | None = None
+    points: tuple[tuple[tuple[str, Any], ...], ...] = ()
+
+    @property
+    def grid(self) -> list[dict[str, Any]]:
+        return [dict(point) for point in self.points]
 
 
 def load_suite(path: Path = CONFIG) -> dict[str, Any]:
@@ -50,6 +55,11 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
         dict(zip(keys, values, strict=True))
         for values in itertools.product(*(grid[k] for k in keys))
     ]
+
+
+def dataset_grid(suite: dict[str, Any], spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The grid for one dataset: the suite's, unless the dataset narrows it (budget)."""
+    return grid_points(spec.get("grid", suite["grid"]))
 
 
 def config_id(point: dict[str, Any]) -> str:
@@ -123,7 +133,7 @@ def planned_runs(
     point; ``ablation``: the PAA variants at the point selected for ``paa``.
 
     Evaluated lazily, so the selection sees the tuning runs finished just before."""
-    points = grid_points(suite["grid"])
+    points = dataset.grid
     if phase == "main":
         for model in suite["models"]:
             for point in points:
@@ -148,7 +158,14 @@ def run_suite(
     store = RunStore()
     deadline = time.monotonic() + max_hours * 3600
     selected = {
-        key: Dataset(key, spec["source"], spec["protocol"], spec["max_len"], spec.get("batch_size"))
+        key: Dataset(
+            key,
+            spec["source"],
+            spec["protocol"],
+            spec["max_len"],
+            spec.get("batch_size"),
+            tuple(tuple(sorted(p.items())) for p in dataset_grid(suite, spec)),
+        )
         for key, spec in suite["suites"][suite_name].items()
         if not datasets or key in datasets
     }

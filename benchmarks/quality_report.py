@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import RESULTS, write_results
-from benchmarks.quality import RunStore, config_id, grid_points
+from benchmarks.quality import RunStore, config_id, dataset_grid
 
 METRICS = ("ndcg@10", "hr@10", "mrr@10", "cov@10")
 
@@ -25,10 +25,10 @@ def selected_runs(
     suite: dict[str, Any], store: RunStore
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """dataset -> model -> the finished seed runs of its selected configuration."""
-    points = grid_points(suite["grid"])
     table: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for suite_datasets in suite["suites"].values():
-        for dataset in suite_datasets:
+        for dataset, spec in suite_datasets.items():
+            points = dataset_grid(suite, spec)
             paa_best = store.best_point(dataset, "paa", points)
             for model in [*suite["models"], *suite["ablations"]]:
                 best = (
