@@ -11,7 +11,7 @@ comma := ,
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)-$(subst $(comma),_,$(EXTRAS))
 PYTEST_ARGS ?=
 
-.PHONY: help install lint typecheck test test-fast demo demo-full fuzz loadtest bench clean
+.PHONY: help install lint test test-fast demo demo-full fuzz loadtest bench clean
 
 help:
 	@echo "make demo       prepare ML-100K, train PAA, export, serve it and show recommendations"
