@@ -1,37 +1,34 @@
 """Locust traffic for the paarec API: ~80% recommend, 15% events, 5% history reads.
 
-Users are Zipf-skewed: synthetic ids ``u<n>`` with P(n) ~ 1/n^s (n = 1..PAAREC_LOAD_USERS), or
-the ids in PAAREC_LOAD_USERS_FILE (one per line, most active first). Item ids for events come
-from the bundle's items.npy (PAAREC_LOAD_BUNDLE); without a bundle, ``item<n>`` ids are used.
-
-Environment: PAAREC_LOAD_USERS (default 10000), PAAREC_LOAD_USERS_FILE, PAAREC_LOAD_ZIPF_S
-(default 1.1), PAAREC_LOAD_BUNDLE, PAAREC_LOAD_API_KEY (sent as X-API-Key), PAAREC_LOAD_K.
+Users are Zipf-skewed: synthetic ids ``u<n>`` with P(n) ~ 1/n^s, or the ids of a users file;
+item ids for events come from the bundle's items.npy (``item<n>`` without a bundle). Settings:
+``load_tests.settings.LoadSettings`` (``PAAREC_LOAD_*`` environment variables).
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import random
 import uuid
-from pathlib import Path
 
 import numpy as np
 from locust import between, task
 from locust.contrib.fasthttp import FastHttpUser
 
+from load_tests.settings import LoadSettings
+
+SETTINGS = LoadSettings()
+
 
 def _users() -> list[str]:
-    path = os.environ.get("PAAREC_LOAD_USERS_FILE")
-    if path:
-        return Path(path).read_text().split()
-    return [f"u{n}" for n in range(1, int(os.environ.get("PAAREC_LOAD_USERS", "10000")) + 1)]
+    if SETTINGS.users_file is not None:
+        return SETTINGS.users_file.read_text().split()
+    return [f"u{n}" for n in range(1, SETTINGS.users + 1)]
 
 
 def _items() -> list[str]:
-    bundle = os.environ.get("PAAREC_LOAD_BUNDLE")
-    if bundle:
-        items = np.load(Path(bundle) / "items.npy", allow_pickle=False)
+    if SETTINGS.bundle is not None:
+        items = np.load(SETTINGS.bundle / "items.npy", allow_pickle=False)
         return [str(x) for x in items[1:]]  # entry 0 is padding
     return [f"item{n}" for n in range(1, 1001)]
 
@@ -43,11 +40,11 @@ def _cumulative_zipf(n: int, s: float) -> list[float]:
 
 USERS = _users()
 ITEMS = _items()
-CUM_WEIGHTS = _cumulative_zipf(len(USERS), float(os.environ.get("PAAREC_LOAD_ZIPF_S", "1.1")))
+CUM_WEIGHTS = _cumulative_zipf(len(USERS), SETTINGS.zipf_s)
 HEADERS = {"Content-Type": "application/json"}
-if os.environ.get("PAAREC_LOAD_API_KEY"):
-    HEADERS["X-API-Key"] = os.environ["PAAREC_LOAD_API_KEY"]
-K = int(os.environ.get("PAAREC_LOAD_K", "10"))
+if SETTINGS.api_key is not None:
+    HEADERS["X-API-Key"] = SETTINGS.api_key.get_secret_value()
+K = SETTINGS.k
 
 
 def pick_user(rng: random.Random) -> str:

@@ -201,6 +201,11 @@ def test_trainer_is_one_shot(gpu: dict[str, Any]) -> None:
 
 def test_locust_contract(gpu: dict[str, Any]) -> None:
     locust = gpu["services"]["locust"]
+    from load_tests.settings import LoadSettings
+
+    known = {f"PAAREC_LOAD_{name.upper()}" for name in LoadSettings.model_fields}
+    assert set(environment_of(locust)) <= known, "locust reads only PAAREC_LOAD_* settings"
+    assert environment_of(locust)["PAAREC_LOAD_API_KEY"] is None, "keys come from the shell"
     command = interpolate(locust["command"], {})
     joined = " ".join(command)
     assert "--headless" in command
