@@ -91,9 +91,9 @@ def dataset_table(dataset: str, models: dict[str, list[dict[str, Any]]], seeds: 
     if change is not None:
         lines.append(
             f"\nPAA vs SASRec NDCG@10: {change[0]:+.1%} ± {change[1]:.1%} (per-seed relative "
-            "difference, mean ± std).\n"
+            "difference, mean ± std)."
         )
-    return lines
+    return [*lines, ""]
 
 
 def summary_table(
