@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.common import RESULTS, write_results
 from benchmarks.quality import RunStore, config_id, dataset_grid
+
+if TYPE_CHECKING:
+    from training.models.model import SeqRecModel
 
 METRICS = ("ndcg@10", "hr@10", "mrr@10", "cov@10")
 
@@ -153,28 +156,37 @@ def plot_ndcg(table: dict[str, dict[str, list[dict[str, Any]]]], path: Path) -> 
     plt.close(figure)
 
 
-def plot_kernel_figures(table: dict[str, dict[str, list[dict[str, Any]]]]) -> list[Path]:
-    """C = A_keyᵀ·A_val per block for the selected PAA model of each dataset that kept one."""
+def _kept_paa_model(runs: list[dict[str, Any]]) -> SeqRecModel | None:
+    """The selected PAA run's checkpoint, if this checkout still has it (runs/ is not committed)."""
     from training.checkpoint import CheckpointError, load_checkpoint
+
+    checkpoint = next((r["checkpoint"] for r in runs if r.get("checkpoint")), None)
+    if checkpoint is None:
+        return None
+    try:
+        return load_checkpoint(checkpoint).model
+    except CheckpointError:
+        return None
+
+
+def plot_kernel_figures(
+    table: dict[str, dict[str, list[dict[str, Any]]]], results: Path
+) -> list[Path]:
+    """C = A_keyᵀ·A_val per block for the selected PAA model of each dataset.
+
+    A report written on a checkout without the checkpoint keeps the committed figures."""
     from training.plots import plot_kernels
 
     written = []
     for dataset, models in table.items():
-        checkpoint = next(
-            (r["checkpoint"] for r in models.get("paa", []) if r.get("checkpoint")), None
-        )
-        if checkpoint is None or not Path(checkpoint).is_dir():
-            continue
-        try:
-            model = load_checkpoint(checkpoint).model
-        except CheckpointError:
-            continue
-        folder = RESULTS / "kernels" / dataset
-        written += plot_kernels(model, folder)
+        folder = results / "kernels" / dataset
+        model = _kept_paa_model(models.get("paa", []))
+        written += plot_kernels(model, folder) if model else sorted(folder.glob("*.png"))
     return written
 
 
-def write_report(suite: dict[str, Any], store: RunStore) -> None:
+def write_report(suite: dict[str, Any], store: RunStore, results: Path = RESULTS) -> None:
+    results.mkdir(parents=True, exist_ok=True)
     table = selected_runs(suite, store)
     seeds = len(suite["seeds"])
     records = [
@@ -219,11 +231,11 @@ def write_report(suite: dict[str, Any], store: RunStore) -> None:
     for dataset, models in table.items():
         lines += dataset_table(dataset, models, seeds)
     if table:
-        plot_ndcg(table, RESULTS / "quality_ndcg.png")
+        plot_ndcg(table, results / "quality_ndcg.png")
         lines.append("![test NDCG@10 per dataset and model](quality_ndcg.png)\n")
-        for path in plot_kernel_figures(table):
+        for path in plot_kernel_figures(table, results):
             lines.append(
-                f"![{path.parent.name}: {path.stem}]({path.relative_to(RESULTS).as_posix()})\n"
+                f"![{path.parent.name}: {path.stem}]({path.relative_to(results).as_posix()})\n"
             )
-    write_results("quality", records, "\n".join(lines))
+    write_results("quality", records, "\n".join(lines), results)
     print(json.dumps({"runs": len(records), "datasets": list(table)}, indent=2))

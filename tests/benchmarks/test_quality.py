@@ -1,0 +1,133 @@
+"""The quality suite: fair selection, resumability and the report, on real tiny training runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.quality import (
+    ROOT,
+    RunStore,
+    config_id,
+    planned_runs,
+    run_key,
+    run_suite,
+    suite_datasets,
+)
+from benchmarks.quality_report import write_report
+from tests.utils.synthetic_data import synthetic_sequences, write_sequences_file
+from tests.utils.torch_threads import single_threaded_torch
+
+MODELS = ["paa", "sasrec"]
+ABLATIONS = ["paa-tt"]
+SEEDS = [0, 1]
+
+
+def tiny_suite(source: Path) -> dict[str, Any]:
+    return {
+        "base": {
+            "model": {"hidden": 8, "blocks": 1, "heads": 1},
+            "train": {"batch_size": 16, "lr": 0.01, "epochs": 2, "patience": 1, "progress": False},
+            "eval": {"ks": [10], "target_metric": "ndcg@10"},
+        },
+        "grid": {"model.dropout": [0.1, 0.3]},
+        "seeds": SEEDS,
+        "models": MODELS,
+        "ablations": ABLATIONS,
+        "suites": {"core": {"tiny-loo": {"source": str(source), "protocol": "loo", "max_len": 8}}},
+    }
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], RunStore, Path]:
+    root = tmp_path_factory.mktemp("quality")
+    source = write_sequences_file(root / "sequences.txt", synthetic_sequences(n_users=30))
+    suite = tiny_suite(source)
+    store = RunStore(root / "runs.jsonl")
+    with single_threaded_torch():
+        run_suite(suite, store, suite_datasets(suite, "core"), 1.0, root / "runs")
+    return suite, store, root
+
+
+def test_every_model_is_tuned_then_seeded_and_the_ablation_reuses_paas_choice(
+    finished: tuple[dict[str, Any], RunStore, Path],
+) -> None:
+    _, store, _ = finished
+    by_model: dict[str, list[tuple[str, int]]] = {}
+    for record in store.records.values():
+        by_model.setdefault(record["model"], []).append((record["config"], record["seed"]))
+    for model in MODELS:
+        configs = sorted(c for c, seed in by_model[model] if seed == 0)
+        assert configs == ["model.dropout=0.1", "model.dropout=0.3"]
+        assert len(by_model[model]) == 2 + len(SEEDS) - 1
+    paa_choice = store.best_point(
+        "tiny-loo", "paa", [{"model.dropout": 0.1}, {"model.dropout": 0.3}]
+    )
+    assert paa_choice is not None
+    assert sorted(by_model["paa-tt"]) == [(config_id(paa_choice), seed) for seed in SEEDS]
+
+
+def test_selection_uses_validation_not_test(
+    finished: tuple[dict[str, Any], RunStore, Path],
+) -> None:
+    _, store, _ = finished
+    points = [{"model.dropout": 0.1}, {"model.dropout": 0.3}]
+    for model in MODELS:
+        tuning = [store.records[run_key("tiny-loo", model, p, 0)] for p in points]
+        chosen = store.best_point("tiny-loo", model, points)
+        best_validation = max(r["validation"]["ndcg@10"] for r in tuning)
+        assert chosen is not None
+        assert store.records[run_key("tiny-loo", model, chosen, 0)]["validation"]["ndcg@10"] == (
+            best_validation
+        )
+
+
+def test_a_rerun_skips_every_finished_run(
+    finished: tuple[dict[str, Any], RunStore, Path],
+) -> None:
+    suite, store, root = finished
+    lines_before = store.path.read_text().count("\n")
+    reloaded = RunStore(store.path)
+    dataset = suite_datasets(suite, "core")["tiny-loo"]
+    for phase in ("main", "ablation"):
+        for model, point, seed in planned_runs(suite, reloaded, dataset, phase):
+            assert run_key("tiny-loo", model, point, seed) in reloaded.records
+    run_suite(suite, reloaded, suite_datasets(suite, "core"), 1.0, root / "runs")
+    assert store.path.read_text().count("\n") == lines_before
+
+
+def test_the_report_has_one_record_per_run_and_a_table_per_dataset(
+    finished: tuple[dict[str, Any], RunStore, Path],
+) -> None:
+    suite, store, root = finished
+    results = root / "report"
+    write_report(suite, store, results)
+    records = json.loads((results / "quality.json").read_text())
+    assert len(records) == len(store.records)
+    required = {"dataset", "protocol", "model", "seed", "ndcg@10", "hr@10", "mrr@10", "cov@10"}
+    assert all(
+        required <= set(record) and {"epochs", "seconds"} <= set(record) for record in records
+    )
+    markdown = (results / "quality.md").read_text()
+    assert "### tiny-loo (loo, T = 8)" in markdown
+    assert "PAA vs SASRec NDCG@10" in markdown
+    assert (results / "kernels" / "tiny-loo" / "kernels.png").is_file()
+
+
+def test_the_cli_rejects_an_unknown_dataset_without_a_traceback() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.quality", "run", "--datasets", "no-such-set"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--datasets: no-such-set not in suite 'core'" in result.stderr
+    assert "Traceback" not in result.stderr
