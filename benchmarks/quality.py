@@ -176,11 +176,12 @@ def run_suite(
     max_hours: float,
     output_dir: Path,
     threads: int | None = None,
+    models: list[str] | None = None,
 ) -> None:
     """The headline comparison on every dataset first, then the ablation on every dataset.
 
-    ``threads`` changes speed, not what is measured: it lets several workers, each given
-    disjoint datasets, share the cores."""
+    ``threads`` and ``models`` change speed, not what is measured: they let several workers,
+    each given disjoint datasets or models, share the cores."""
     if threads is not None:
         suite["base"]["train"]["threads"] = threads
     deadline = time.monotonic() + max_hours * 3600
@@ -189,7 +190,7 @@ def run_suite(
         for dataset in selected.values():
             for model, point, seed in planned_runs(suite, store, dataset, phase):
                 key = run_key(dataset.key, model, point, seed)
-                if key in store.records:
+                if key in store.records or (models and model not in models):
                     continue
                 if time.monotonic() > deadline:
                     print(f"time budget reached; stopping before {key}", flush=True)
@@ -250,6 +251,7 @@ def main() -> None:
     run.add_argument("--max-hours", type=float, default=3.0, help="stop starting runs after this")
     run.add_argument("--output-dir", type=Path, default=ROOT / "runs" / "quality")
     run.add_argument("--threads", type=int, default=None, help="torch threads per run")
+    run.add_argument("--models", default="", help="comma-separated models (default: all)")
     commands.add_parser("report", help="write docs/benchmarks/quality.md and quality.json")
     args = parser.parse_args()
     suite = load_suite(args.config)
@@ -261,8 +263,12 @@ def main() -> None:
         unknown = sorted(set(datasets or []) - set(suite["suites"][args.suite]))
         if unknown:
             parser.error(f"--datasets: {', '.join(unknown)} not in suite {args.suite!r}")
+        models = [m for m in args.models.split(",") if m] or None
+        unknown = sorted(set(models or []) - {*suite["models"], *suite["ablations"]})
+        if unknown:
+            parser.error(f"--models: {', '.join(unknown)} not in the suite's models or ablations")
         selected = suite_datasets(suite, args.suite, datasets)
-        run_suite(suite, store, selected, args.max_hours, args.output_dir, args.threads)
+        run_suite(suite, store, selected, args.max_hours, args.output_dir, args.threads, models)
     else:
         from benchmarks.quality_report import write_report
 
