@@ -101,6 +101,19 @@ def test_a_rerun_skips_every_finished_run(
     assert store.path.read_text().count("\n") == lines_before
 
 
+def test_a_worker_given_some_models_runs_only_those(
+    finished: tuple[dict[str, Any], RunStore, Path],
+) -> None:
+    suite, _, root = finished
+    store = RunStore(root / "sasrec-only.jsonl")
+    with single_threaded_torch():
+        run_suite(
+            suite, store, suite_datasets(suite, "core"), 1.0, root / "runs", models=["sasrec"]
+        )
+    assert {r["model"] for r in store.records.values()} == {"sasrec"}
+    assert len(store.records) == 2 + len(SEEDS) - 1
+
+
 def test_the_report_has_one_record_per_run_and_a_table_per_dataset(
     finished: tuple[dict[str, Any], RunStore, Path],
 ) -> None:
@@ -119,9 +132,16 @@ def test_the_report_has_one_record_per_run_and_a_table_per_dataset(
     assert (results / "kernels" / "tiny-loo" / "kernels.png").is_file()
 
 
-def test_the_cli_rejects_an_unknown_dataset_without_a_traceback() -> None:
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ("--datasets", "--datasets: no-such-set not in suite 'core'"),
+        ("--models", "--models: no-such-set not in the suite's models or ablations"),
+    ],
+)
+def test_the_cli_rejects_an_unknown_name_without_a_traceback(option: str, message: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.quality", "run", "--datasets", "no-such-set"],
+        [sys.executable, "-m", "benchmarks.quality", "run", option, "no-such-set"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -129,5 +149,5 @@ def test_the_cli_rejects_an_unknown_dataset_without_a_traceback() -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "--datasets: no-such-set not in suite 'core'" in result.stderr
+    assert message in result.stderr
     assert "Traceback" not in result.stderr
