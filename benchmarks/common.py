@@ -25,11 +25,12 @@ def machine() -> str:
 
 
 def command_line() -> str:
-    return (
-        "python -m "
-        + Path(sys.argv[0]).with_suffix("").relative_to(ROOT).as_posix().replace("/", ".")
-        + (" " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else "")
-    )
+    """The command that produced a result file, as a reader would retype it."""
+    script = Path(sys.argv[0]).resolve().with_suffix("")
+    arguments = "".join(f" {argument}" for argument in sys.argv[1:])
+    if Path(sys.argv[0]).is_file() and script.is_relative_to(ROOT):
+        return f"python -m {script.relative_to(ROOT).as_posix().replace('/', '.')}{arguments}"
+    return f"{Path(sys.argv[0]).name}{arguments}"
 
 
 def write_results(

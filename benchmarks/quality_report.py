@@ -54,12 +54,28 @@ def selected_runs(
 
 
 def relative_difference(
-    paa: list[dict[str, Any]], sasrec: list[dict[str, Any]]
+    runs: list[dict[str, Any]], baseline: list[dict[str, Any]]
 ) -> tuple[float, float] | None:
-    """PAA vs SASRec NDCG@10, paired by seed: mean and spread of the per-seed relative change."""
-    by_seed = {r["seed"]: r["test"]["ndcg@10"] for r in sasrec}
-    changes = [r["test"]["ndcg@10"] / by_seed[r["seed"]] - 1 for r in paa if r["seed"] in by_seed]
+    """Test NDCG@10 against a baseline, paired by seed: mean and spread of the relative change."""
+    by_seed = {r["seed"]: r["test"]["ndcg@10"] for r in baseline}
+    changes = [r["test"]["ndcg@10"] / by_seed[r["seed"]] - 1 for r in runs if r["seed"] in by_seed]
     return _mean_std(changes) if changes else None
+
+
+def ablation_table(
+    table: dict[str, dict[str, list[dict[str, Any]]]], variants: list[str]
+) -> list[str]:
+    """Each PAA variant against the default PAA, at PAA's selected configuration."""
+    lines = ["| dataset | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
+    for dataset, runs_by_model in table.items():
+        cells = []
+        for variant in variants:
+            change = relative_difference(
+                runs_by_model.get(variant, []), runs_by_model.get("paa", [])
+            )
+            cells.append(f"{change[0]:+.1%} ± {change[1]:.1%}" if change else "–")
+        lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def dataset_table(dataset: str, models: dict[str, list[dict[str, Any]]], seeds: int) -> list[str]:
@@ -123,6 +139,49 @@ def summary_table(
         change = relative_difference(runs_by_model.get("paa", []), runs_by_model.get("sasrec", []))
         delta = f"{change[0]:+.1%} ± {change[1]:.1%}" if change else "–"
         lines.append(f"| {dataset} | " + " | ".join(cells) + f" | {delta} |")
+    return lines
+
+
+def references_table(
+    suite: dict[str, Any], table: dict[str, dict[str, list[dict[str, Any]]]]
+) -> list[str]:
+    """Published SASRec figures beside ours, so a reader can check the baseline is not weak."""
+    datasets = {key for suite_datasets in suite["suites"].values() for key in suite_datasets}
+    lines = [
+        "| dataset | published model | HR@10 | NDCG@10 | our SASRec HR@10 | NDCG@10 | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for ref in suite.get("references", []):
+        dataset = ref["dataset"]
+        runs = table.get(dataset, {}).get("sasrec", [])
+        if runs:
+            ours = [
+                f"{_mean_std([r['test'][m] for r in runs])[0]:.4f}" for m in ("hr@10", "ndcg@10")
+            ]
+        else:
+            ours = ["not in this suite" if dataset not in datasets else "not run yet", "–"]
+        lines.append(
+            f"| {dataset} | {ref['model']} | {ref['hr@10']:.4f} | {ref['ndcg@10']:.4f} | "
+            f"{ours[0]} | {ours[1]} | {ref['source']} |"
+        )
+    return lines
+
+
+def unfinished(
+    suite: dict[str, Any], table: dict[str, dict[str, list[dict[str, Any]]]]
+) -> list[str]:
+    """Every planned (dataset, model) without all its seeds, so gaps are stated, not hidden."""
+    seeds = len(suite["seeds"])
+    lines = []
+    for suite_name, suite_datasets in suite["suites"].items():
+        for dataset in suite_datasets:
+            missing = [
+                f"{model} ({len(table.get(dataset, {}).get(model, []))}/{seeds} seeds)"
+                for model in [*suite["models"], *suite["ablations"]]
+                if len(table.get(dataset, {}).get(model, [])) < seeds
+            ]
+            if missing:
+                lines.append(f"- {dataset} ({suite_name} suite): {', '.join(missing)}")
     return lines
 
 
@@ -212,20 +271,26 @@ def write_report(suite: dict[str, Any], store: RunStore, results: Path = RESULTS
         "Budget and grid: `configs/benchmarks/quality.yaml`. Produced by "
         "`python -m benchmarks.quality run` (resumable) and `python -m benchmarks.quality report`.\n",
         f"Finished runs: {len(store.records)}. A model marked *(partial)* has fewer seeds than "
-        "planned: the suite is still running, and a missing dataset or model has no finished "
-        "selected configuration yet.\n",
-        "SASRec here is the strong SASRec+ setup (full-softmax cross-entropy at every position, "
-        "the same trainer as PAA). The published SASRec+ reference is on MovieLens-1M with "
-        "leave-one-out and full ranking: HR@10 0.315, NDCG@10 0.182 (Klenitskiy & Vasilev, "
-        "RecSys 2023), against 0.250 / 0.134 for SASRec with its original BCE loss. ML-1M "
-        "cannot be downloaded on this machine, so no row here matches that protocol exactly; "
-        "`paarec train --set data.source=ml-1m --set split.protocol=loo` reproduces it where "
-        "GroupLens is reachable.\n",
+        "planned; the list at the end names every run still missing.\n",
+        "SASRec here is the strong SASRec+ setup: full-softmax cross-entropy at every position, "
+        "trained by the same trainer as PAA. Published SASRec figures, with ours beside them "
+        "where this suite has the same dataset and protocol:\n",
+        *references_table(suite, table),
+        "",
     ]
     if table:
         lines += [
             "## Summary: test NDCG@10\n",
             *summary_table(table, [*suite["models"], *suite["ablations"]]),
+            "",
+        ]
+    if any(variant in models for models in table.values() for variant in suite["ablations"]):
+        lines += [
+            "## Ablation: test NDCG@10 of each variant relative to PAA (paired by seed)\n",
+            "PAA has Toeplitz keys per block and Full values shared across blocks. `paa-tt` has "
+            "Toeplitz keys and values, `paa-ft` Full keys and Toeplitz values (both per block), "
+            "and `paa-tf-shared` PAA's kernels with the keys shared across blocks too.\n",
+            *ablation_table(table, suite["ablations"]),
             "",
         ]
     for dataset, models in table.items():
@@ -237,5 +302,8 @@ def write_report(suite: dict[str, Any], store: RunStore, results: Path = RESULTS
             lines.append(
                 f"![{path.parent.name}: {path.stem}]({path.relative_to(results).as_posix()})\n"
             )
+    missing = unfinished(suite, table)
+    if missing:
+        lines += ["## Not finished\n", *missing, ""]
     write_results("quality", records, "\n".join(lines), results)
     print(json.dumps({"runs": len(records), "datasets": list(table)}, indent=2))
