@@ -40,6 +40,22 @@ def tiny_suite(source: Path) -> dict[str, Any]:
         "models": MODELS,
         "ablations": ABLATIONS,
         "suites": {"core": {"tiny-loo": {"source": str(source), "protocol": "loo", "max_len": 8}}},
+        "references": [
+            {
+                "dataset": "tiny-loo",
+                "model": "SASRec (paper)",
+                "hr@10": 0.5,
+                "ndcg@10": 0.25,
+                "source": "a paper",
+            },
+            {
+                "dataset": "elsewhere-loo",
+                "model": "SASRec",
+                "hr@10": 0.1,
+                "ndcg@10": 0.05,
+                "source": "b",
+            },
+        ],
     }
 
 
@@ -101,6 +117,20 @@ def test_a_rerun_skips_every_finished_run(
     assert store.path.read_text().count("\n") == lines_before
 
 
+def test_an_unfinished_suite_lists_what_is_missing(
+    finished: tuple[dict[str, Any], RunStore, Path],
+) -> None:
+    suite, store, root = finished
+    partial = RunStore(root / "partial.jsonl")
+    for record in store.records.values():
+        if record["model"] != "paa-tt" or record["seed"] == 0:
+            partial.add(record)
+    write_report(suite, partial, root / "partial-report")
+    markdown = (root / "partial-report" / "quality.md").read_text()
+    assert "- tiny-loo (core suite): paa-tt (1/2 seeds)" in markdown
+    assert "paa-tt | 0." in markdown and "(partial)" in markdown
+
+
 def test_a_worker_given_some_models_runs_only_those(
     finished: tuple[dict[str, Any], RunStore, Path],
 ) -> None:
@@ -129,6 +159,12 @@ def test_the_report_has_one_record_per_run_and_a_table_per_dataset(
     markdown = (results / "quality.md").read_text()
     assert "### tiny-loo (loo, T = 8)" in markdown
     assert "PAA vs SASRec NDCG@10" in markdown
+    assert "## Ablation" in markdown
+    assert "## Not finished" not in markdown
+    sasrec_hr = [r["hr@10"] for r in records if r["model"] == "sasrec" and r["selected"]]
+    ours = f"{sum(sasrec_hr) / len(sasrec_hr):.4f}"
+    assert f"| tiny-loo | SASRec (paper) | 0.5000 | 0.2500 | {ours} |" in markdown
+    assert "| elsewhere-loo | SASRec | 0.1000 | 0.0500 | not in this suite |" in markdown
     assert (results / "kernels" / "tiny-loo" / "kernels.png").is_file()
 
 
