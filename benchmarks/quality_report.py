@@ -142,6 +142,61 @@ def summary_table(
     return lines
 
 
+def metrics_table(
+    table: dict[str, dict[str, list[dict[str, Any]]]], models: list[str]
+) -> list[str]:
+    """Every metric of every headline model on every dataset, best per dataset in bold."""
+    lines = [
+        "| dataset | model | " + " | ".join(m.upper() for m in METRICS) + " | vs SASRec |",
+        "|---|---|" + "---|" * (len(METRICS) + 1),
+    ]
+    for dataset, runs_by_model in table.items():
+        present = [m for m in models if m in runs_by_model]
+        stats = {
+            m: {k: _mean_std([r["test"][k] for r in runs_by_model[m]]) for k in METRICS}
+            for m in present
+        }
+        best = {k: max(stats[m][k][0] for m in present) for k in METRICS}
+        for model in present:
+            cells = []
+            for metric in METRICS:
+                mean, std = stats[model][metric]
+                cell = f"{mean:.4f} ± {std:.4f}"
+                cells.append(f"**{cell}**" if mean == best[metric] else cell)
+            change = (
+                relative_difference(runs_by_model[model], runs_by_model.get("sasrec", []))
+                if model != "sasrec"
+                else None
+            )
+            delta = f"{change[0]:+.1%} ± {change[1]:.1%}" if change else ""
+            lines.append(f"| {dataset} | {model} | " + " | ".join(cells) + f" | {delta} |")
+    return lines
+
+
+def goal_check(
+    table: dict[str, dict[str, list[dict[str, Any]]]], models: list[str], seeds: int
+) -> list[str]:
+    """The issue's goal, judged from the table: PAA best or within one std of the best
+    (the best model's std), and PAA above SASRec. Only datasets with every seed count."""
+    lines = [
+        "| dataset | best model | PAA − best NDCG@10 | std of best | PAA best or within 1 std | "
+        "PAA above SASRec |",
+        "|---|---|---|---|---|---|",
+    ]
+    for dataset, runs_by_model in table.items():
+        if any(len(runs_by_model.get(m, [])) < seeds for m in models):
+            continue
+        means = {m: _mean_std([r["test"]["ndcg@10"] for r in runs_by_model[m]]) for m in models}
+        best = max(models, key=lambda m: means[m][0])
+        gap = means["paa"][0] - means[best][0]
+        within = "yes" if -gap <= means[best][1] else "no"
+        above = "yes" if means["paa"][0] > means["sasrec"][0] else "no"
+        lines.append(
+            f"| {dataset} | {best} | {gap:+.4f} | {means[best][1]:.4f} | {within} | {above} |"
+        )
+    return lines
+
+
 def references_table(
     suite: dict[str, Any], table: dict[str, dict[str, list[dict[str, Any]]]]
 ) -> list[str]:
@@ -282,6 +337,17 @@ def write_report(suite: dict[str, Any], store: RunStore, results: Path = RESULTS
         lines += [
             "## Summary: test NDCG@10\n",
             *summary_table(table, [*suite["models"], *suite["ablations"]]),
+            "",
+        ]
+    if table:
+        lines += [
+            "## Every metric of the headline models\n",
+            "`vs SASRec`: relative test NDCG@10 difference, paired by seed (mean ± std).\n",
+            *metrics_table(table, suite["models"]),
+            "",
+            "## Goal check\n",
+            "Datasets where every headline model has all its seeds.\n",
+            *goal_check(table, suite["models"], seeds),
             "",
         ]
     if any(variant in models for models in table.values() for variant in suite["ablations"]):

@@ -160,6 +160,9 @@ def test_the_report_has_one_record_per_run_and_a_table_per_dataset(
     assert "### tiny-loo (loo, T = 8)" in markdown
     assert "PAA vs SASRec NDCG@10" in markdown
     assert "## Ablation" in markdown
+    assert "| tiny-loo | paa | " in markdown and "| tiny-loo | sasrec | " in markdown
+    goal_rows = [line for line in markdown.splitlines() if line.startswith("| tiny-loo | ")]
+    assert any(line.endswith(("| yes |", "| no |")) for line in goal_rows)
     assert "## Not finished" not in markdown
     sasrec_hr = [r["hr@10"] for r in records if r["model"] == "sasrec" and r["selected"]]
     ours = f"{sum(sasrec_hr) / len(sasrec_hr):.4f}"
