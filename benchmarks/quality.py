@@ -243,7 +243,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--config", type=Path, default=CONFIG, help="suite YAML")
-    parser.add_argument("--store", type=Path, default=STORE, help="JSON-lines run store")
+    parser.add_argument(
+        "--store", type=Path, default=None, help="JSON-lines run store (default: the config's)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="train and evaluate the runs that are not finished yet")
     run.add_argument("--suite", default="core", help="a suite named in the config")
@@ -255,7 +257,7 @@ def main() -> None:
     commands.add_parser("report", help="write docs/benchmarks/quality.md and quality.json")
     args = parser.parse_args()
     suite = load_suite(args.config)
-    store = RunStore(args.store)
+    store = RunStore(args.store or ROOT / suite.get("store", STORE))
     if args.command == "run":
         if args.suite not in suite["suites"]:
             parser.error(f"--suite: {args.suite!r} is not one of {', '.join(suite['suites'])}")

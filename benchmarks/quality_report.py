@@ -284,7 +284,7 @@ def _kept_paa_model(runs: list[dict[str, Any]]) -> SeqRecModel | None:
 
 
 def plot_kernel_figures(
-    table: dict[str, dict[str, list[dict[str, Any]]]], results: Path
+    table: dict[str, dict[str, list[dict[str, Any]]]], kernels: Path
 ) -> list[Path]:
     """C = A_keyᵀ·A_val per block for the selected PAA model of each dataset.
 
@@ -293,7 +293,7 @@ def plot_kernel_figures(
 
     written = []
     for dataset, models in table.items():
-        folder = results / "kernels" / dataset
+        folder = kernels / dataset
         model = _kept_paa_model(models.get("paa", []))
         written += plot_kernels(model, folder) if model else sorted(folder.glob("*.png"))
     return written
@@ -362,14 +362,15 @@ def write_report(suite: dict[str, Any], store: RunStore, results: Path = RESULTS
     for dataset, models in table.items():
         lines += dataset_table(dataset, models, seeds)
     if table:
-        plot_ndcg(table, results / "quality_ndcg.png")
-        lines.append("![test NDCG@10 per dataset and model](quality_ndcg.png)\n")
-        for path in plot_kernel_figures(table, results):
+        figure = f"{suite.get('report', 'quality')}_ndcg.png"
+        plot_ndcg(table, results / figure)
+        lines.append(f"![test NDCG@10 per dataset and model]({figure})\n")
+        for path in plot_kernel_figures(table, results / suite.get("kernels", "kernels")):
             lines.append(
                 f"![{path.parent.name}: {path.stem}]({path.relative_to(results).as_posix()})\n"
             )
     missing = unfinished(suite, table)
     if missing:
         lines += ["## Not finished\n", *missing, ""]
-    write_results("quality", records, "\n".join(lines), results)
+    write_results(suite.get("report", "quality"), records, "\n".join(lines), results)
     print(json.dumps({"runs": len(records), "datasets": list(table)}, indent=2))

@@ -13,7 +13,9 @@ import pytest
 from benchmarks.quality import (
     ROOT,
     RunStore,
+    build_config,
     config_id,
+    load_suite,
     planned_runs,
     run_key,
     run_suite,
@@ -190,3 +192,21 @@ def test_the_cli_rejects_an_unknown_name_without_a_traceback(option: str, messag
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "config", sorted((ROOT / "configs" / "benchmarks").glob("quality*.yaml")), ids=lambda p: p.stem
+)
+def test_every_shipped_suite_builds_a_valid_run_config_for_every_planned_run(
+    config: Path, tmp_path: Path
+) -> None:
+    suite = load_suite(config)
+    for suite_name in suite["suites"]:
+        for dataset in suite_datasets(suite, suite_name).values():
+            for model in [*suite["models"], *suite["ablations"]]:
+                for point in dataset.grid:
+                    run = build_config(suite, dataset, model, point, 0, tmp_path)
+                    assert run.model.max_len == dataset.max_len
+                    for key, value in point.items():
+                        section, field = key.split(".")
+                        assert getattr(getattr(run, section), field) == value
