@@ -92,7 +92,11 @@ class RunStore:
     def best_point(
         self, dataset: str, model: str, points: list[dict[str, Any]]
     ) -> dict[str, Any] | None:
-        """The grid point with the best validation NDCG@10 at seed 0, once all are finished."""
+        """The grid point with the best validation NDCG@10 at seed 0, once all are finished.
+
+        A one-point grid needs no selection, so its seeds need not wait for seed 0."""
+        if len(points) == 1:
+            return points[0]
         scored = []
         for point in points:
             record = self.records.get(run_key(dataset, model, point, 0))
@@ -177,11 +181,12 @@ def run_suite(
     output_dir: Path,
     threads: int | None = None,
     models: list[str] | None = None,
+    seeds: list[int] | None = None,
 ) -> None:
     """The headline comparison on every dataset first, then the ablation on every dataset.
 
-    ``threads`` and ``models`` change speed, not what is measured: they let several workers,
-    each given disjoint datasets or models, share the cores."""
+    ``threads``, ``models`` and ``seeds`` change speed, not what is measured: they let several
+    workers, each given disjoint datasets, models or seeds, share the cores."""
     if threads is not None:
         suite["base"]["train"]["threads"] = threads
     deadline = time.monotonic() + max_hours * 3600
@@ -190,7 +195,11 @@ def run_suite(
         for dataset in selected.values():
             for model, point, seed in planned_runs(suite, store, dataset, phase):
                 key = run_key(dataset.key, model, point, seed)
-                if key in store.records or (models and model not in models):
+                if (
+                    key in store.records
+                    or (models and model not in models)
+                    or (seeds and seed not in seeds)
+                ):
                     continue
                 if time.monotonic() > deadline:
                     print(f"time budget reached; stopping before {key}", flush=True)
@@ -254,6 +263,7 @@ def main() -> None:
     run.add_argument("--output-dir", type=Path, default=ROOT / "runs" / "quality")
     run.add_argument("--threads", type=int, default=None, help="torch threads per run")
     run.add_argument("--models", default="", help="comma-separated models (default: all)")
+    run.add_argument("--seeds", default="", help="comma-separated seeds (default: all)")
     commands.add_parser("report", help="write docs/benchmarks/quality.md and quality.json")
     args = parser.parse_args()
     suite = load_suite(args.config)
@@ -269,8 +279,14 @@ def main() -> None:
         unknown = sorted(set(models or []) - {*suite["models"], *suite["ablations"]})
         if unknown:
             parser.error(f"--models: {', '.join(unknown)} not in the suite's models or ablations")
+        try:
+            seeds = [int(seed) for seed in args.seeds.split(",") if seed] or None
+        except ValueError:
+            parser.error(f"--seeds: {args.seeds!r} is not a comma-separated list of integers")
         selected = suite_datasets(suite, args.suite, datasets)
-        run_suite(suite, store, selected, args.max_hours, args.output_dir, args.threads, models)
+        run_suite(
+            suite, store, selected, args.max_hours, args.output_dir, args.threads, models, seeds
+        )
     else:
         from benchmarks.quality_report import write_report
 

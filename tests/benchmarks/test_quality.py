@@ -146,6 +146,18 @@ def test_a_worker_given_some_models_runs_only_those(
     assert len(store.records) == 2 + len(SEEDS) - 1
 
 
+def test_a_one_point_grid_plans_every_seed_at_once(
+    finished: tuple[dict[str, Any], RunStore, Path], tmp_path: Path
+) -> None:
+    suite, _, _ = finished
+    one_point = {**suite, "grid": {"model.dropout": [0.3]}}
+    dataset = suite_datasets(one_point, "core")["tiny-loo"]
+    planned = list(planned_runs(one_point, RunStore(tmp_path / "empty.jsonl"), dataset, "main"))
+    assert [(model, seed) for model, _, seed in planned] == [
+        (model, seed) for model in MODELS for seed in SEEDS
+    ]
+
+
 def test_the_report_has_one_record_per_run_and_a_table_per_dataset(
     finished: tuple[dict[str, Any], RunStore, Path],
 ) -> None:
@@ -178,6 +190,7 @@ def test_the_report_has_one_record_per_run_and_a_table_per_dataset(
     [
         ("--datasets", "--datasets: no-such-set not in suite 'core'"),
         ("--models", "--models: no-such-set not in the suite's models or ablations"),
+        ("--seeds", "--seeds: 'no-such-set' is not a comma-separated list of integers"),
     ],
 )
 def test_the_cli_rejects_an_unknown_name_without_a_traceback(option: str, message: str) -> None:
