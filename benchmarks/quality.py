@@ -134,7 +134,8 @@ def planned_runs(
     suite: dict[str, Any], store: RunStore, dataset: Dataset, phase: str
 ) -> Iterator[tuple[str, dict[str, Any], int]]:
     """``main``: tuning runs (seed 0, every grid point), then the other seeds of the selected
-    point; ``ablation``: the PAA variants at the point selected for ``paa``.
+    point; ``ablation``: the PAA variants at the point selected for ``paa``, seed by seed, so
+    an interrupted suite has every variant at some seeds rather than some variants at all.
 
     Evaluated lazily, so the selection sees the tuning runs finished just before."""
     points = dataset.grid
@@ -149,8 +150,8 @@ def planned_runs(
         return
     paa_best = store.best_point(dataset.key, "paa", points)
     if paa_best is not None:
-        for model in suite["ablations"]:
-            for seed in suite["seeds"]:
+        for seed in suite["seeds"]:
+            for model in suite["ablations"]:
                 yield model, paa_best, seed
 
 
