@@ -24,6 +24,15 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def _mean_cell(mean: float, std: float, best: float) -> str:
+    cell = f"{mean:.4f} ± {std:.4f}"
+    return f"**{cell}**" if mean == best else cell
+
+
+def _change_cell(change: tuple[float, float] | None, missing: str = "–") -> str:
+    return f"{change[0]:+.1%} ± {change[1]:.1%}" if change else missing
+
+
 def selected_runs(
     suite: dict[str, Any], store: RunStore
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
@@ -73,7 +82,7 @@ def ablation_table(
             change = relative_difference(
                 runs_by_model.get(variant, []), runs_by_model.get("paa", [])
             )
-            cells.append(f"{change[0]:+.1%} ± {change[1]:.1%}" if change else "–")
+            cells.append(_change_cell(change))
         lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
     return lines
 
@@ -96,8 +105,7 @@ def dataset_table(dataset: str, models: dict[str, list[dict[str, Any]]], seeds: 
         cells = []
         for metric in METRICS:
             mean, std = stats[model][metric]
-            cell = f"{mean:.4f} ± {std:.4f}"
-            cells.append(f"**{cell}**" if mean == best[metric] else cell)
+            cells.append(_mean_cell(mean, std, best[metric]))
         epochs = statistics.fmean(r["epochs"] for r in runs)
         seconds = statistics.fmean(r["seconds"] for r in runs)
         partial = "" if len(runs) >= seeds else " (partial)"
@@ -134,10 +142,9 @@ def summary_table(
                 cells.append("–")
                 continue
             mean, std = means[model]
-            cell = f"{mean:.4f} ± {std:.4f}"
-            cells.append(f"**{cell}**" if mean == best else cell)
+            cells.append(_mean_cell(mean, std, best))
         change = relative_difference(runs_by_model.get("paa", []), runs_by_model.get("sasrec", []))
-        delta = f"{change[0]:+.1%} ± {change[1]:.1%}" if change else "–"
+        delta = _change_cell(change)
         lines.append(f"| {dataset} | " + " | ".join(cells) + f" | {delta} |")
     return lines
 
@@ -161,14 +168,13 @@ def metrics_table(
             cells = []
             for metric in METRICS:
                 mean, std = stats[model][metric]
-                cell = f"{mean:.4f} ± {std:.4f}"
-                cells.append(f"**{cell}**" if mean == best[metric] else cell)
+                cells.append(_mean_cell(mean, std, best[metric]))
             change = (
                 relative_difference(runs_by_model[model], runs_by_model.get("sasrec", []))
                 if model != "sasrec"
                 else None
             )
-            delta = f"{change[0]:+.1%} ± {change[1]:.1%}" if change else ""
+            delta = _change_cell(change, missing="")
             lines.append(f"| {dataset} | {model} | " + " | ".join(cells) + f" | {delta} |")
     return lines
 
