@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -175,14 +176,31 @@ def test_the_report_has_one_record_per_run_and_a_table_per_dataset(
     assert "PAA vs SASRec NDCG@10" in markdown
     assert "## Ablation" in markdown
     assert "| tiny-loo | paa | " in markdown and "| tiny-loo | sasrec | " in markdown
-    goal_rows = [line for line in markdown.splitlines() if line.startswith("| tiny-loo | ")]
-    assert any(line.endswith(("| yes |", "| no |")) for line in goal_rows)
+    goal_rows = [line for line in markdown.splitlines() if line.startswith("| core | tiny-loo | ")]
+    assert len(goal_rows) == 1 and goal_rows[0].endswith(("| yes |", "| no |"))
+    tally = "- core suite, 1 planned pairs: PAA best or within 1 std on [01] of 1 judged; above"
+    assert re.search(tally, markdown)
     assert "## Not finished" not in markdown
     sasrec_hr = [r["hr@10"] for r in records if r["model"] == "sasrec" and r["selected"]]
     ours = f"{sum(sasrec_hr) / len(sasrec_hr):.4f}"
     assert f"| tiny-loo | SASRec (paper) | 0.5000 | 0.2500 | {ours} |" in markdown
     assert "| elsewhere-loo | SASRec | 0.1000 | 0.0500 | not in this suite |" in markdown
     assert (results / "kernels" / "tiny-loo" / "kernels.png").is_file()
+
+
+def test_the_goal_check_judges_paa_vs_sasrec_before_every_model_has_run(
+    finished: tuple[dict[str, Any], RunStore, Path],
+) -> None:
+    suite, store, root = finished
+    results = root / "partial-report"
+    write_report({**suite, "models": [*MODELS, "nope"]}, store, results)
+    markdown = (results / "quality.md").read_text()
+    goal_rows = [line for line in markdown.splitlines() if line.startswith("| core | tiny-loo | ")]
+    assert len(goal_rows) == 1
+    assert "| – | – | – | open: 2/3 models |" in goal_rows[0]
+    assert re.search(
+        "PAA best or within 1 std on 0 of 0 judged; above SASRec on [01] of 1", markdown
+    )
 
 
 @pytest.mark.parametrize(
