@@ -41,6 +41,9 @@ class Settings(BaseSettings):
 
     # Model bundle
     bundle_path: Path = Path("artifacts/bundle")
+    # /admin/reload only loads bundles inside this folder, so an admin key cannot make the
+    # service open arbitrary files. Unset: the folder that holds bundle_path.
+    bundle_root: Path | None = None
 
     # Redis
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
@@ -125,6 +128,10 @@ class Settings(BaseSettings):
         if self.redis_backoff_cap_s < self.redis_backoff_base_s:
             raise ValueError("PAAREC_REDIS_BACKOFF_CAP_S must be >= PAAREC_REDIS_BACKOFF_BASE_S")
         return self
+
+    def reload_root(self) -> Path:
+        """The resolved folder that every reloaded bundle must lie in."""
+        return (self.bundle_root or self.bundle_path.resolve().parent).resolve()
 
     def api_key_values(self) -> list[str]:
         """The configured API keys as plain strings (never log these)."""

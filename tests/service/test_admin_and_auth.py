@@ -13,7 +13,17 @@ from tests.service.conftest import ADMIN_KEY, API_KEY, AppFactory, build_bundle
 ADMIN = {"X-API-Key": ADMIN_KEY}
 
 
-async def test_reload_swaps_to_a_good_bundle(client: httpx.AsyncClient, tmp_path: Path) -> None:
+@pytest.fixture
+async def reload_client(app_factory: AppFactory, tmp_path: Path) -> httpx.AsyncClient:
+    """An app whose reload root is this test's tmp_path, where the test builds its bundles."""
+    _, client = await app_factory(bundle_root=tmp_path)
+    return client
+
+
+async def test_reload_swaps_to_a_good_bundle(
+    reload_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    client = reload_client
     new = build_bundle(tmp_path / "v2", version="fake-2", seed=7)
     resp = await client.post("/admin/reload", json={"path": str(new)}, headers=ADMIN)
     assert resp.status_code == 200, resp.text
@@ -56,11 +66,12 @@ def _garbage_onnx_with_matching_sha(path: Path) -> None:
     ids=["sha-mismatch", "missing-items", "bad-json", "bad-graph"],
 )
 async def test_reload_of_a_broken_bundle_keeps_the_old_model(
-    client: httpx.AsyncClient,
+    reload_client: httpx.AsyncClient,
     tmp_path: Path,
     break_it,
     reason: str,  # type: ignore[no-untyped-def]
 ) -> None:
+    client = reload_client
     bad = build_bundle(tmp_path / "bad", version="broken")
     break_it(bad)
     resp = await client.post("/admin/reload", json={"path": str(bad)}, headers=ADMIN)
@@ -74,10 +85,36 @@ async def test_reload_of_a_broken_bundle_keeps_the_old_model(
     assert rec.status_code == 200
 
 
-async def test_reload_of_a_missing_folder_says_so(client: httpx.AsyncClient) -> None:
-    resp = await client.post("/admin/reload", json={"path": "/nope/nowhere"}, headers=ADMIN)
+async def test_reload_of_a_missing_folder_says_so(
+    reload_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "nowhere")
+    resp = await reload_client.post("/admin/reload", json={"path": path}, headers=ADMIN)
     assert resp.status_code == 422
     assert "bundle folder not found" in resp.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("escape", ["outside", "dot-dot", "symlink"])
+async def test_reload_refuses_a_bundle_outside_the_root(
+    app_factory: AppFactory, tmp_path: Path, escape: str
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    outside = build_bundle(tmp_path / "elsewhere", version="sneaky")
+    path = {
+        "outside": outside,
+        "dot-dot": root / ".." / "elsewhere",
+        "symlink": root / "link",
+    }[escape]
+    if escape == "symlink":
+        path.symlink_to(outside, target_is_directory=True)
+    _, client = await app_factory(bundle_root=root)
+    resp = await client.post("/admin/reload", json={"path": str(path)}, headers=ADMIN)
+    assert resp.status_code == 403
+    error = resp.json()["error"]
+    assert error["code"] == "reload_forbidden"
+    assert error["fields"] == [{"field": "path", "reason": "outside PAAREC_BUNDLE_ROOT"}]
+    assert (await client.get("/model")).json()["version"] == "fake-1"
 
 
 async def test_admin_needs_the_admin_key(client: httpx.AsyncClient) -> None:

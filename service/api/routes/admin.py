@@ -1,4 +1,4 @@
-"""POST /admin/reload: verified, warmed-up, atomic model swap."""
+"""POST /admin/reload: verified, warmed-up, atomic model swap of a bundle under the root."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class ReloadRequest(StrictModel):
         default=None,
         min_length=1,
         max_length=4096,
-        description="Bundle folder; default PAAREC_BUNDLE_PATH.",
+        description="Bundle folder inside PAAREC_BUNDLE_ROOT; default PAAREC_BUNDLE_PATH.",
     )
 
 
@@ -40,8 +40,18 @@ async def reload_model(
     body: ReloadRequest | None = None,
 ) -> ReloadResult:
     """Load, verify (sha256), warm up, then swap; on failure the old model keeps serving."""
-    path = Path(body.path) if body is not None and body.path else settings.bundle_path
+    requested = Path(body.path) if body is not None and body.path else None
+    path = requested or settings.bundle_path
     previous = recommender.current.bundle.version if recommender.current else None
+    root = settings.reload_root()
+    if requested is not None and not requested.resolve().is_relative_to(root):
+        metrics.reloads.labels("failed").inc()
+        raise ApiError(
+            403,
+            "reload_forbidden",
+            f"bundle path is outside PAAREC_BUNDLE_ROOT ({root}), still serving {previous}",
+            [("path", "outside PAAREC_BUNDLE_ROOT")],
+        )
     try:
         model = await recommender.load(path)
     except ReloadError as exc:
