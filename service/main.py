@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # uvicorn has already let in-flight requests finish; drain queued inference too.
             await recommender.close()
             await redis.aclose()
+            metrics.close()
             logger.info("shutdown complete")
 
     app = FastAPI(title="paarec", version="0.1.0", lifespan=lifespan)

@@ -31,7 +31,9 @@ async def test_reload_swaps_to_a_good_bundle(
     assert resp.json()["model"]["version"] == "fake-2"
     rec = await client.post("/recommend", json={"user_id": "z", "history": ["item1"]})
     assert rec.json()["model_version"] == "fake-2"
-    assert 'version="fake-2"' in (await client.get("/metrics")).text
+    text = (await client.get("/metrics")).text
+    assert 'paarec_model_info{provider="CPUExecutionProvider",version="fake-2"} 1.0' in text
+    assert 'paarec_model_info{provider="CPUExecutionProvider",version="fake-1"} 0.0' in text
 
 
 async def test_reload_without_body_uses_the_configured_path(client: httpx.AsyncClient) -> None:

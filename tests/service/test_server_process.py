@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -69,3 +70,60 @@ def test_service_never_imports_torch() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def _counter_sum(text: str, name: str, label: str) -> float:
+    """Sum a metric's samples that carry ``label`` (one per worker in multiprocess mode)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name + "{") and label in line
+    )
+
+
+def test_two_workers_report_metrics_summed_over_both(
+    bundle_dir: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_999999.db").write_bytes(b"left over from an earlier run")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PAAREC_BUNDLE_PATH": str(bundle_dir),
+        "PAAREC_REDIS_URL": redis_server.url,
+        "PAAREC_REDIS_KEY_PREFIX": f"workers{port}",
+        "PAAREC_PORT": str(port),
+        "PAAREC_WORKERS": "2",
+        "PAAREC_LOG_LEVEL": "WARNING",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "service"], env=env, cwd=tmp_path, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
+            assert time.monotonic() < deadline, "paarec-serve did not become ready"
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        requests = 24
+        for i in range(requests):  # a new connection each time, so both workers get some
+            resp = httpx.post(f"{base}/recommend", json={"user_id": f"w{i}", "history": ["item1"]})
+            assert resp.status_code == 200
+        for _ in range(4):
+            text = httpx.get(f"{base}/metrics").text
+            served = _counter_sum(
+                text, "paarec_http_request_duration_seconds_count", 'route="/recommend"'
+            )
+            assert served == requests
+            assert text.count("paarec_model_info{") == 2  # one live series per worker (pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -32,6 +32,26 @@ class ReloadResult(StrictModel):
     model: ModelPublic
 
 
+def _require_inside(path: Path, root: Path, serving: str | None) -> None:
+    """Refuse a bundle outside the root, symlinks and ``..`` resolved first."""
+    try:
+        inside = path.resolve().is_relative_to(root)
+    except (OSError, ValueError) as exc:  # a NUL byte, a symlink loop: not a usable path
+        raise ApiError(
+            422,
+            "reload_failed",
+            f"bundle folder path is not usable, still serving {serving}",
+            [("path", f"not a usable path: {exc.__class__.__name__}")],
+        ) from exc
+    if not inside:
+        raise ApiError(
+            403,
+            "reload_forbidden",
+            f"bundle path is outside PAAREC_BUNDLE_ROOT ({root}), still serving {serving}",
+            [("path", "outside PAAREC_BUNDLE_ROOT")],
+        )
+
+
 @router.post("/reload", response_model=ReloadResult)
 async def reload_model(
     settings: SettingsDep,
@@ -43,15 +63,12 @@ async def reload_model(
     requested = Path(body.path) if body is not None and body.path else None
     path = requested or settings.bundle_path
     previous = recommender.current.bundle.version if recommender.current else None
-    root = settings.reload_root()
-    if requested is not None and not requested.resolve().is_relative_to(root):
-        metrics.reloads.labels("failed").inc()
-        raise ApiError(
-            403,
-            "reload_forbidden",
-            f"bundle path is outside PAAREC_BUNDLE_ROOT ({root}), still serving {previous}",
-            [("path", "outside PAAREC_BUNDLE_ROOT")],
-        )
+    if requested is not None:
+        try:
+            _require_inside(requested, settings.reload_root(), previous)
+        except ApiError:
+            metrics.reloads.labels("failed").inc()
+            raise
     try:
         model = await recommender.load(path)
     except ReloadError as exc:
