@@ -7,6 +7,7 @@ validation NDCG@10 at seed 0, never test metrics.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,16 +22,21 @@ METRICS = ("ndcg@10", "hr@10", "mrr@10", "cov@10")
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    """The std of a single seed is NaN: its spread is unknown, not zero."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else math.nan
+
+
+def _plus_minus(mean: str, std: float, spec: str) -> str:
+    return f"{mean} (1 seed)" if math.isnan(std) else f"{mean} ± {std:{spec}}"
 
 
 def _mean_cell(mean: float, std: float, best: float) -> str:
-    cell = f"{mean:.4f} ± {std:.4f}"
+    cell = _plus_minus(f"{mean:.4f}", std, ".4f")
     return f"**{cell}**" if mean == best else cell
 
 
 def _change_cell(change: tuple[float, float] | None, missing: str = "–") -> str:
-    return f"{change[0]:+.1%} ± {change[1]:.1%}" if change else missing
+    return _plus_minus(f"{change[0]:+.1%}", change[1], ".1%") if change else missing
 
 
 def selected_runs(
@@ -77,6 +83,8 @@ def ablation_table(
     """Each PAA variant against the default PAA, at PAA's selected configuration."""
     lines = ["| dataset | " + " | ".join(variants) + " |", "|---|" + "---|" * len(variants)]
     for dataset, runs_by_model in table.items():
+        if not any(variant in runs_by_model for variant in variants):
+            continue
         cells = []
         for variant in variants:
             change = relative_difference(
@@ -117,7 +125,7 @@ def dataset_table(dataset: str, models: dict[str, list[dict[str, Any]]], seeds: 
     change = relative_difference(models.get("paa", []), models.get("sasrec", []))
     if change is not None:
         lines.append(
-            f"\nPAA vs SASRec NDCG@10: {change[0]:+.1%} ± {change[1]:.1%} (per-seed relative "
+            f"\nPAA vs SASRec NDCG@10: {_change_cell(change)} (per-seed relative "
             "difference, mean ± std)."
         )
     return [*lines, ""]
@@ -291,7 +299,7 @@ def plot_ndcg(table: dict[str, dict[str, list[dict[str, Any]]]], path: Path) -> 
                 mean, std = _mean_std([r["test"]["ndcg@10"] for r in runs])
                 xs.append(position + index * width)
                 means.append(mean)
-                stds.append(std)
+                stds.append(0.0 if math.isnan(std) else std)
         axis.bar(xs, means, width, yerr=stds, label=model, capsize=2)
     axis.set_xticks([p + 0.4 - width / 2 for p in range(len(datasets))], datasets, fontsize=8)
     axis.set_ylabel("test NDCG@10")

@@ -203,6 +203,22 @@ def test_the_goal_check_judges_paa_vs_sasrec_before_every_model_has_run(
     )
 
 
+def test_a_single_seed_is_reported_without_a_made_up_spread(
+    finished: tuple[dict[str, Any], RunStore, Path],
+) -> None:
+    suite, store, root = finished
+    seed_zero = RunStore(root / "seed-zero.jsonl")
+    for record in store.records.values():
+        if record["seed"] == 0:
+            seed_zero.add(record)
+    results = root / "seed-zero-report"
+    write_report(suite, seed_zero, results)
+    markdown = (results / "quality.md").read_text()
+    summary_section = markdown.split("## Summary", 1)[1].splitlines()
+    summary = next(line for line in summary_section if line.startswith("| tiny-loo | "))
+    assert "(1 seed)" in summary and "±" not in summary
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
     [
