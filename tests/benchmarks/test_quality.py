@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,14 +121,22 @@ def test_a_rerun_skips_every_finished_run(
     assert store.path.read_text().count("\n") == lines_before
 
 
+def _store_subset(store: RunStore, path: Path, keep: Callable[[dict[str, Any]], bool]) -> RunStore:
+    """A store holding only some of the finished runs, as if the suite had been interrupted."""
+    subset = RunStore(path)
+    for record in store.records.values():
+        if keep(record):
+            subset.add(record)
+    return subset
+
+
 def test_an_unfinished_suite_lists_what_is_missing(
     finished: tuple[dict[str, Any], RunStore, Path],
 ) -> None:
     suite, store, root = finished
-    partial = RunStore(root / "partial.jsonl")
-    for record in store.records.values():
-        if record["model"] != "paa-tt" or record["seed"] == 0:
-            partial.add(record)
+    partial = _store_subset(
+        store, root / "partial.jsonl", lambda r: r["model"] != "paa-tt" or r["seed"] == 0
+    )
     write_report(suite, partial, root / "partial-report")
     markdown = (root / "partial-report" / "quality.md").read_text()
     assert "- tiny-loo (core suite): paa-tt (1/2 seeds)" in markdown
@@ -207,10 +216,7 @@ def test_a_single_seed_is_reported_without_a_made_up_spread(
     finished: tuple[dict[str, Any], RunStore, Path],
 ) -> None:
     suite, store, root = finished
-    seed_zero = RunStore(root / "seed-zero.jsonl")
-    for record in store.records.values():
-        if record["seed"] == 0:
-            seed_zero.add(record)
+    seed_zero = _store_subset(store, root / "seed-zero.jsonl", lambda r: r["seed"] == 0)
     results = root / "seed-zero-report"
     write_report(suite, seed_zero, results)
     markdown = (results / "quality.md").read_text()
