@@ -17,7 +17,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
-def prepare_multiprocess_dir() -> Path:
+def prepare_multiprocess_dir() -> None:
     """Point ``PROMETHEUS_MULTIPROC_DIR`` at a folder without old values before the workers
     start.
 
@@ -32,9 +32,7 @@ def prepare_multiprocess_dir() -> Path:
         for stale in folder.glob("*.db"):
             stale.unlink()
     else:
-        folder = Path(tempfile.mkdtemp(prefix="paarec-metrics-"))
-        os.environ[MULTIPROC_ENV] = str(folder)
-    return folder
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="paarec-metrics-")
 
 
 def multiprocess_mode() -> bool:
