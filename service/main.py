@@ -15,7 +15,9 @@ from service.core.errors import install_error_handlers
 from service.core.logging import configure_logging
 from service.core.metrics import Metrics
 from service.core.middleware import RequestContextMiddleware
+from service.inference.model_sync import ModelSync
 from service.inference.recommender import Recommender
+from service.storage.active_bundle import ActiveBundleStore
 from service.storage.history import HistoryStore
 from service.storage.redis_client import create_redis
 
@@ -32,18 +34,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redis = create_redis(settings)
         recommender = Recommender(settings, metrics)
+        model_sync = ModelSync(
+            recommender,
+            ActiveBundleStore(
+                redis.client,
+                metrics,
+                prefix=settings.redis_key_prefix,
+                op_timeout_s=settings.redis_op_timeout_s,
+            ),
+            settings,
+            metrics,
+        )
         try:
-            await recommender.load(settings.bundle_path)
-            current = recommender.require_model()
+            current = await model_sync.start()
             logger.info(
                 "startup",
                 extra={
                     "model_version": current.bundle.version,
                     "provider": current.session.active_provider,
                     "redis_cluster": settings.redis_cluster,
+                    "model_sync": model_sync.enabled,
                 },
             )
             app.state.recommender = recommender
+            app.state.model_sync = model_sync
             app.state.store = HistoryStore(
                 redis.client,
                 metrics,
@@ -56,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             # uvicorn has already let in-flight requests finish; drain queued inference too.
+            await model_sync.close()
             await recommender.close()
             await redis.aclose()
             metrics.close()

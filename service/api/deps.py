@@ -14,9 +14,11 @@ from fastapi import Depends, Header, Path, Request
 from service.core.config import Settings
 from service.core.errors import ApiError
 from service.core.metrics import Metrics
+from service.inference.model_sync import ModelSync
 from service.inference.recommender import Recommender
 from service.schemas.common import HARD_MAX_ID_LENGTH, ID_PATTERN, id_errors, raise_if
-from service.storage.history import HistoryStore, StorageUnavailableError
+from service.storage.history import HistoryStore
+from service.storage.redis_client import StorageUnavailableError
 
 
 async def get_settings(request: Request) -> Settings:
@@ -39,10 +41,16 @@ async def get_recommender(request: Request) -> Recommender:
     return recommender
 
 
+async def get_model_sync(request: Request) -> ModelSync:
+    model_sync: ModelSync = request.app.state.model_sync
+    return model_sync
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 StoreDep = Annotated[HistoryStore, Depends(get_store)]
 RecommenderDep = Annotated[Recommender, Depends(get_recommender)]
+ModelSyncDep = Annotated[ModelSync, Depends(get_model_sync)]
 ApiKeyHeader = Annotated[str | None, Header(alias="X-API-Key", include_in_schema=False)]
 
 

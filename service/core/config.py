@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # /admin/reload only loads bundles inside this folder, so an admin key cannot make the
     # service open arbitrary files. Unset: the folder that holds bundle_path.
     bundle_root: Path | None = None
+    # Every worker and replica polls Redis this often for the bundle the last /admin/reload
+    # chose, and loads it too. 0: each worker serves only what it was itself told to load.
+    model_sync_interval_s: float = Field(default=2.0, ge=0, le=3_600)
 
     # Redis
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")

@@ -98,6 +98,12 @@ class Metrics:
         self.reloads = Counter(
             "paarec_model_reloads_total", "Bundle reload attempts.", ["result"], registry=r
         )
+        self.model_syncs = Counter(
+            "paarec_model_syncs_total",
+            "Bundles this worker loaded because another worker or replica reloaded.",
+            ["result"],
+            registry=r,
+        )
 
     def set_active_model(self, version: str, provider: str) -> None:
         """Make (version, provider) the one series at 1. Earlier ones go to 0 rather than

@@ -22,7 +22,7 @@ class BundleError(Exception):
 class Bundle:
     """A validated bundle: metadata, vocabulary, popularity and the path of the ONNX graph."""
 
-    path: Path
+    path: Path  # absolute
     meta: dict[str, Any]
     onnx_path: Path
     items: np.ndarray  # (N + 1,) unicode; items[0] == ""
@@ -94,8 +94,10 @@ def _positive_int(meta: dict[str, Any], *keys: str) -> int:
 
 def load_bundle(path: Path) -> Bundle:
     """Read and check every bundle file; raises BundleError naming the first problem."""
-    path = Path(path)
     try:
+        # Absolute, so other workers can load it; symlinks kept, so that a `current` link
+        # recorded by a reload still means the newest bundle when a worker restarts.
+        path = Path(path).absolute()
         found = path.is_dir()
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte: not a usable path
         raise BundleError(f"bundle folder path is not usable: {exc.__class__.__name__}") from exc

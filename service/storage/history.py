@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import ClusterDownError, RedisClusterException, RedisError
+from redis.exceptions import ClusterDownError
 
 from service.core.metrics import Metrics
-from service.storage.redis_client import RedisClient
+from service.storage.redis_client import RedisClient, StorageUnavailableError, timed_call
 
 T = TypeVar("T")
 _Read = tuple[str, int, "asyncio.Future[list[str]]"]  # key, LRANGE start, caller's future
@@ -34,10 +33,6 @@ if n > cap then redis.call('LTRIM', KEYS[1], -cap, -1); n = cap end
 if ttl > 0 then redis.call('EXPIRE', KEYS[1], ttl) end
 return {1, n}
 """
-
-
-class StorageUnavailableError(Exception):
-    """Redis failed or did not answer within the bounded timeout."""
 
 
 @dataclass(frozen=True)
@@ -79,19 +74,7 @@ class HistoryStore:
         return f"{self._prefix}:{{user:{user_id}}}:event:{event_id}"
 
     async def _timed(self, op: str, call: Awaitable[T]) -> T:
-        start = time.perf_counter()
-        try:
-            # asyncio.timeout, not wait_for: no extra Task per Redis call on the hot path
-            async with asyncio.timeout(self._timeout):
-                result = await call
-        # RedisClusterException (e.g. no startup node reachable, a slot not covered) is not
-        # a RedisError: without it a cluster outage would surface as a 500, not a 503.
-        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
-            self._metrics.redis_errors.labels(op).inc()
-            raise StorageUnavailableError(f"redis {op} failed: {type(exc).__name__}") from exc
-        finally:
-            self._metrics.redis_latency.labels(op).observe(time.perf_counter() - start)
-        return result
+        return await timed_call(self._metrics, op, call, self._timeout)
 
     async def append(
         self, user_id: str, items: Sequence[str], event_id: str | None = None

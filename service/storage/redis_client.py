@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.core.config import Settings
+from service.core.metrics import Metrics
 
 RedisClient = Redis | RedisCluster
+T = TypeVar("T")
+
+
+class StorageUnavailableError(Exception):
+    """Redis failed or did not answer within the bounded timeout."""
+
+
+async def timed_call(metrics: Metrics, op: str, call: Awaitable[T], timeout_s: float) -> T:
+    """One Redis call, bounded in time and measured; every failure becomes one error type."""
+    start = time.perf_counter()
+    try:
+        # asyncio.timeout, not wait_for: no extra Task per Redis call on the hot path
+        async with asyncio.timeout(timeout_s):
+            return await call
+    # RedisClusterException (e.g. no startup node reachable, a slot not covered) is not
+    # a RedisError: without it a cluster outage would surface as a 500, not a 503.
+    except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
+        metrics.redis_errors.labels(op).inc()
+        raise StorageUnavailableError(f"redis {op} failed: {type(exc).__name__}") from exc
+    finally:
+        metrics.redis_latency.labels(op).observe(time.perf_counter() - start)
 
 
 @dataclass

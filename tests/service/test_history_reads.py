@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from service.storage.history import HistoryStore, StorageUnavailableError
+from service.storage.history import HistoryStore
+from service.storage.redis_client import StorageUnavailableError
 from tests.service.conftest import AppFactory
 
 

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,7 @@ import pytest
 import uvicorn
 
 from service.main import create_app
-from tests.service.conftest import make_settings
+from tests.service.conftest import ADMIN_KEY, build_bundle, make_settings
 from tests.service.redis_server import RedisServer, free_port
 
 
@@ -81,22 +82,21 @@ def _counter_sum(text: str, name: str, label: str) -> float:
     )
 
 
-def test_two_workers_report_metrics_summed_over_both(
-    bundle_dir: Path, redis_server: RedisServer, tmp_path: Path
-) -> None:
-    metrics_dir = tmp_path / "metrics"
-    metrics_dir.mkdir()
-    (metrics_dir / "counter_999999.db").write_bytes(b"left over from an earlier run")
+@contextmanager
+def two_workers(
+    bundle: Path, redis_server: RedisServer, tmp_path: Path, **env_overrides: str
+) -> Iterator[str]:
+    """``python -m service`` with two uvicorn workers, ready; yields its base URL."""
     port = free_port()
     env = {
         **os.environ,
-        "PAAREC_BUNDLE_PATH": str(bundle_dir),
+        "PAAREC_BUNDLE_PATH": str(bundle),
         "PAAREC_REDIS_URL": redis_server.url,
         "PAAREC_REDIS_KEY_PREFIX": f"workers{port}",
         "PAAREC_PORT": str(port),
         "PAAREC_WORKERS": "2",
         "PAAREC_LOG_LEVEL": "WARNING",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        **env_overrides,
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "service"], env=env, cwd=tmp_path, stderr=subprocess.PIPE
@@ -113,6 +113,21 @@ def test_two_workers_report_metrics_summed_over_both(
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_two_workers_report_metrics_summed_over_both(
+    bundle_dir: Path, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_999999.db").write_bytes(b"left over from an earlier run")
+    with two_workers(
+        bundle_dir, redis_server, tmp_path, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
+    ) as base:
         requests = 24
         for i in range(requests):  # a new connection each time, so both workers get some
             resp = httpx.post(f"{base}/recommend", json={"user_id": f"w{i}", "history": ["item1"]})
@@ -124,6 +139,30 @@ def test_two_workers_report_metrics_summed_over_both(
             )
             assert served == requests
             assert text.count("paarec_model_info{") == 2  # one live series per worker (pid)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+
+def test_a_reload_reaches_both_workers(redis_server: RedisServer, tmp_path: Path) -> None:
+    """The reload lands on one worker; the other follows through the Redis record."""
+    v1 = build_bundle(tmp_path / "bundles" / "v1")
+    v2 = build_bundle(tmp_path / "bundles" / "v2", version="fake-2", seed=7)
+    with two_workers(
+        v1,
+        redis_server,
+        tmp_path,
+        PAAREC_ADMIN_API_KEY=ADMIN_KEY,
+        PAAREC_MODEL_SYNC_INTERVAL_S="0.1",
+    ) as base:
+        resp = httpx.post(
+            f"{base}/admin/reload", json={"path": str(v2)}, headers={"X-API-Key": ADMIN_KEY}
+        )
+        assert resp.status_code == 200, resp.text
+        deadline = time.monotonic() + 30
+        while True:
+            text = httpx.get(f"{base}/metrics").text
+            # The sync count goes up once the follower's load has finished, after the swap.
+            if _counter_sum(text, "paarec_model_syncs_total", 'result="ok"') == 1:
+                break
+            assert time.monotonic() < deadline, text
+            time.sleep(0.1)
+        assert _counter_sum(text, "paarec_model_info", 'version="fake-2"') == 2
+        assert _counter_sum(text, "paarec_model_info", 'version="fake-1"') == 0

@@ -1,4 +1,5 @@
-"""POST /admin/reload: verified, warmed-up, atomic model swap of a bundle under the root."""
+"""POST /admin/reload: verified, warmed-up, atomic model swap of a bundle under the root,
+recorded in Redis so that every worker and replica follows."""
 
 from __future__ import annotations
 
@@ -8,9 +9,16 @@ from pathlib import Path
 from fastapi import APIRouter, Depends
 from pydantic import Field
 
-from service.api.deps import MetricsDep, RecommenderDep, SettingsDep, require_admin_key
+from service.api.deps import (
+    MetricsDep,
+    ModelSyncDep,
+    RecommenderDep,
+    SettingsDep,
+    require_admin_key,
+)
 from service.api.routes.model import ModelPublic, model_public
 from service.core.errors import ApiError
+from service.inference.model_sync import ReloadNotPublishedError
 from service.inference.recommender import ReloadError
 from service.schemas.common import StrictModel
 
@@ -56,10 +64,15 @@ def _require_inside(path: Path, root: Path, serving: str | None) -> None:
 async def reload_model(
     settings: SettingsDep,
     recommender: RecommenderDep,
+    model_sync: ModelSyncDep,
     metrics: MetricsDep,
     body: ReloadRequest | None = None,
 ) -> ReloadResult:
-    """Load, verify (sha256), warm up, then swap; on failure the old model keeps serving."""
+    """Load, verify (sha256), warm up, then swap; on failure the old model keeps serving.
+
+    Then record the bundle in Redis: the other workers and replicas load it within
+    PAAREC_MODEL_SYNC_INTERVAL_S. If Redis cannot take the record, the answer is 503 even
+    though this worker has switched, because the fleet has not; retrying is safe."""
     requested = Path(body.path) if body is not None and body.path else None
     path = requested or settings.bundle_path
     previous = recommender.current.bundle.version if recommender.current else None
@@ -70,7 +83,17 @@ async def reload_model(
             metrics.reloads.labels("failed").inc()
             raise
     try:
-        model = await recommender.load(path)
+        model = await model_sync.reload(path)
+    except ReloadNotPublishedError as exc:
+        metrics.reloads.labels("unpublished").inc()
+        logger.warning("reload not published", extra={"path": str(path), "reason": str(exc)})
+        raise ApiError(
+            503,
+            "reload_not_published",
+            f"bundle active on this worker only: redis could not record it for the other "
+            f"workers ({exc}); retry the reload",
+            headers={"Retry-After": "1"},
+        ) from exc
     except ReloadError as exc:
         metrics.reloads.labels("failed").inc()
         logger.warning("reload refused", extra={"path": str(path), "reason": str(exc)})

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from service.api.deps import SettingsDep, StoreDep, require_api_key, storage_error
 from service.schemas.common import raise_if
 from service.schemas.events import EventAccepted, EventCreate
-from service.storage.history import StorageUnavailableError
+from service.storage.redis_client import StorageUnavailableError
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/events", tags=["events"], dependencies=[Depends(require_api_key)])

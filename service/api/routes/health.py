@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from service.api.deps import MetricsDep, RecommenderDep, StoreDep
 from service.core.errors import ApiError
-from service.storage.history import StorageUnavailableError
+from service.storage.redis_client import StorageUnavailableError
 
 router = APIRouter(tags=["health"])
 

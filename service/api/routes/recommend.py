@@ -24,7 +24,7 @@ from service.schemas.recommend import (
     RecommendRequest,
     RecommendResponse,
 )
-from service.storage.history import StorageUnavailableError
+from service.storage.redis_client import StorageUnavailableError
 
 router = APIRouter(prefix="/recommend", tags=["recommend"], dependencies=[Depends(require_api_key)])
 

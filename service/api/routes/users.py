@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from service.api.deps import StoreDep, UserIdPath, require_api_key, storage_error
 from service.schemas.events import HistoryDeleted, HistoryPublic
-from service.storage.history import StorageUnavailableError
+from service.storage.redis_client import StorageUnavailableError
 
 router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(require_api_key)])
 
