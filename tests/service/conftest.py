@@ -19,6 +19,12 @@ from tests.utils.tiny_bundle import export_named_bundle
 
 ADMIN_KEY = "admin-key-0123456789abcdef"
 API_KEY = "client-key-0123456789abcdef"
+# Redis timeouts for tests that stop Redis: each failed call gives up well under a second.
+FAST_FAILURE: dict[str, Any] = {
+    "redis_connect_timeout_s": 0.3,
+    "redis_socket_timeout_s": 0.3,
+    "redis_op_timeout_s": 1.0,
+}
 
 
 def build_bundle(path: Path, version: str = "fake-1", seed: int = 0) -> Path:
@@ -35,6 +41,15 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path_factory.mktemp("redis-data"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, for tests that stop or stall it."""
+    server = RedisServer(tmp_path / "redis")
     server.start()
     yield server
     server.stop()

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,14 @@ import redis
 from fastapi import FastAPI
 
 from service.inference.model_sync import ModelSync
-from tests.service.conftest import ADMIN_KEY, AppFactory, build_bundle, make_settings, running_app
+from tests.service.conftest import (
+    ADMIN_KEY,
+    FAST_FAILURE,
+    AppFactory,
+    build_bundle,
+    make_settings,
+    running_app,
+)
 from tests.service.redis_server import RedisServer
 
 ADMIN = {"X-API-Key": ADMIN_KEY}
@@ -33,6 +41,25 @@ def prefix() -> str:
 @pytest.fixture
 def bundles(tmp_path: Path) -> tuple[Path, Path]:
     return build_bundle(tmp_path / "v1"), build_bundle(tmp_path / "v2", version="fake-2", seed=7)
+
+
+Replica = Callable[..., Awaitable[tuple[FastAPI, httpx.AsyncClient]]]
+
+
+@pytest.fixture
+def replica(app_factory: AppFactory, bundles: tuple[Path, Path], prefix: str) -> Replica:
+    """Start one more replica of the fleet: bundle v1, the shared prefix, syncs on demand."""
+
+    async def start(**overrides: Any) -> tuple[FastAPI, httpx.AsyncClient]:
+        settings = {
+            "bundle_path": bundles[0],
+            "redis_key_prefix": prefix,
+            "model_sync_interval_s": MANUAL,
+            **overrides,
+        }
+        return await app_factory(**settings)
+
+    return start
 
 
 def _sync(app: FastAPI) -> ModelSync:
@@ -60,13 +87,12 @@ def _record(path: Path | str, version: str = "hand-written") -> str:
 
 
 async def test_a_reload_on_one_replica_reaches_the_other(
-    app_factory: AppFactory, bundles: tuple[Path, Path], prefix: str
+    replica: Replica, bundles: tuple[Path, Path]
 ) -> None:
-    v1, v2 = bundles
-    common: dict[str, Any] = {"bundle_path": v1, "redis_key_prefix": prefix}
-    _, first = await app_factory(**common, model_sync_interval_s=MANUAL)
+    _, v2 = bundles
+    _, first = await replica()
     # The second replica runs its real polling loop.
-    _, second = await app_factory(**common, model_sync_interval_s=0.05)
+    _, second = await replica(model_sync_interval_s=0.05)
     resp = await first.post("/admin/reload", json={"path": str(v2)}, headers=ADMIN)
     assert resp.status_code == 200, resp.text
     deadline = time.monotonic() + 20
@@ -82,55 +108,40 @@ async def test_a_reload_on_one_replica_reaches_the_other(
 
 
 async def test_a_replica_started_after_a_reload_serves_the_recorded_bundle(
-    app_factory: AppFactory, bundles: tuple[Path, Path], prefix: str
+    replica: Replica, bundles: tuple[Path, Path]
 ) -> None:
-    v1, v2 = bundles
-    common: dict[str, Any] = {
-        "bundle_path": v1,
-        "redis_key_prefix": prefix,
-        "model_sync_interval_s": MANUAL,
-    }
-    _, first = await app_factory(**common)
+    _, v2 = bundles
+    _, first = await replica()
     assert (await first.post("/admin/reload", json={"path": str(v2)}, headers=ADMIN)).is_success
-    _, late = await app_factory(**common)
+    _, late = await replica()
     assert await _version(late) == "fake-2"
 
 
 async def test_a_recorded_symlink_means_its_current_target_for_a_late_replica(
-    app_factory: AppFactory, bundles: tuple[Path, Path], prefix: str, tmp_path: Path
+    replica: Replica, bundles: tuple[Path, Path], tmp_path: Path
 ) -> None:
     """The usual "current" link: flip it and restart, and the restarted replica serves the
     new target, not the folder the link pointed at when the reload was recorded."""
     v1, v2 = bundles
     current = tmp_path / "current"
     current.symlink_to(v1)
-    common: dict[str, Any] = {
-        "bundle_path": v1,
-        "redis_key_prefix": prefix,
-        "model_sync_interval_s": MANUAL,
-    }
-    _, first = await app_factory(**common)
+    _, first = await replica()
     assert (
         await first.post("/admin/reload", json={"path": str(current)}, headers=ADMIN)
     ).is_success
     current.unlink()
     current.symlink_to(v2)
-    _, late = await app_factory(**common)
+    _, late = await replica()
     assert await _version(late) == "fake-2"
 
 
 async def test_reloading_the_same_folder_again_reaches_the_other_replica(
-    app_factory: AppFactory, bundles: tuple[Path, Path], prefix: str
+    replica: Replica, bundles: tuple[Path, Path]
 ) -> None:
     """Each reload is a new record, so a bundle rebuilt in place is picked up too."""
     v1, _ = bundles
-    common: dict[str, Any] = {
-        "bundle_path": v1,
-        "redis_key_prefix": prefix,
-        "model_sync_interval_s": MANUAL,
-    }
-    _, first = await app_factory(**common)
-    second_app, second = await app_factory(**common)
+    _, first = await replica()
+    second_app, second = await replica()
     meta = json.loads((v1 / "bundle.json").read_text())
     meta["model"]["version"] = "fake-1b"
     (v1 / "bundle.json").write_text(json.dumps(meta))
@@ -150,18 +161,14 @@ async def test_reloading_the_same_folder_again_reaches_the_other_replica(
     ],
 )
 async def test_a_bad_record_is_refused_once_and_the_old_model_keeps_serving(
-    app_factory: AppFactory,
-    bundles: tuple[Path, Path],
+    replica: Replica,
     prefix: str,
     redis_server: RedisServer,
     tmp_path: Path,
     record: Any,
     result: str | None,
 ) -> None:
-    v1, _ = bundles
-    app, client = await app_factory(
-        bundle_path=v1, redis_key_prefix=prefix, model_sync_interval_s=MANUAL
-    )
+    app, client = await replica()
     _write_record(redis_server, prefix, record(tmp_path))
     for _ in range(3):
         await _sync(app).sync_once()
@@ -174,27 +181,19 @@ async def test_a_bad_record_is_refused_once_and_the_old_model_keeps_serving(
 
 
 async def test_a_replica_starts_on_its_own_bundle_when_the_record_is_unusable(
-    app_factory: AppFactory, bundles: tuple[Path, Path], prefix: str, redis_server: RedisServer
+    replica: Replica, prefix: str, redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    v1, _ = bundles
-    _write_record(redis_server, prefix, _record(v1.parent / "gone"))
-    _, client = await app_factory(
-        bundle_path=v1, redis_key_prefix=prefix, model_sync_interval_s=MANUAL
-    )
+    _write_record(redis_server, prefix, _record(tmp_path / "gone"))
+    _, client = await replica()
     assert await _version(client) == "fake-1"
 
 
 async def test_with_sync_off_a_reload_stays_on_its_replica(
-    app_factory: AppFactory, bundles: tuple[Path, Path], prefix: str, redis_server: RedisServer
+    replica: Replica, bundles: tuple[Path, Path], prefix: str, redis_server: RedisServer
 ) -> None:
-    v1, v2 = bundles
-    common: dict[str, Any] = {
-        "bundle_path": v1,
-        "redis_key_prefix": prefix,
-        "model_sync_interval_s": 0,
-    }
-    _, first = await app_factory(**common)
-    _, second = await app_factory(**common)
+    _, v2 = bundles
+    _, first = await replica(model_sync_interval_s=0)
+    _, second = await replica(model_sync_interval_s=0)
     assert (await first.post("/admin/reload", json={"path": str(v2)}, headers=ADMIN)).is_success
     assert await _version(second) == "fake-1"
     with redis.Redis.from_url(redis_server.url) as r:
@@ -202,33 +201,21 @@ async def test_with_sync_off_a_reload_stays_on_its_replica(
 
 
 async def test_a_reload_redis_cannot_record_is_a_503_and_a_retry_publishes_it(
-    tmp_path: Path, bundles: tuple[Path, Path]
+    own_redis: RedisServer, bundles: tuple[Path, Path]
 ) -> None:
     v1, v2 = bundles
-    own = RedisServer(tmp_path / "redis")
-    own.start()
-    try:
-        settings = make_settings(
-            v1,
-            own.url,
-            model_sync_interval_s=MANUAL,
-            redis_socket_timeout_s=0.3,
-            redis_connect_timeout_s=0.3,
-            redis_op_timeout_s=1.0,
-        )
-        async with running_app(settings) as (_, client):
-            own.stop()
-            resp = await client.post("/admin/reload", json={"path": str(v2)}, headers=ADMIN)
-            assert resp.status_code == 503
-            error = resp.json()["error"]
-            assert error["code"] == "reload_not_published"
-            assert "active on this worker only" in error["message"]
-            own.start()
-            resp = await client.post("/admin/reload", json={"path": str(v2)}, headers=ADMIN)
-            assert resp.status_code == 200, resp.text
-            with redis.Redis.from_url(own.url) as r:
-                stored = json.loads(r.get(f"{settings.redis_key_prefix}:model:active") or "{}")
-            assert stored["version"] == "fake-2"
-            assert stored["path"] == str(v2.absolute())
-    finally:
-        own.stop()
+    settings = make_settings(v1, own_redis.url, model_sync_interval_s=MANUAL, **FAST_FAILURE)
+    async with running_app(settings) as (_, client):
+        own_redis.stop()
+        resp = await client.post("/admin/reload", json={"path": str(v2)}, headers=ADMIN)
+        assert resp.status_code == 503
+        error = resp.json()["error"]
+        assert error["code"] == "reload_not_published"
+        assert "active on this worker only" in error["message"]
+        own_redis.start()
+        resp = await client.post("/admin/reload", json={"path": str(v2)}, headers=ADMIN)
+        assert resp.status_code == 200, resp.text
+        with redis.Redis.from_url(own_redis.url) as r:
+            stored = json.loads(r.get(f"{settings.redis_key_prefix}:model:active") or "{}")
+        assert stored["version"] == "fake-2"
+        assert stored["path"] == str(v2.absolute())

@@ -16,7 +16,7 @@ import httpx
 import pytest
 import redis
 
-from tests.service.conftest import make_settings, running_app
+from tests.service.conftest import FAST_FAILURE, make_settings, running_app
 from tests.service.redis_cluster import LocalRedisCluster, free_ports
 
 N_USERS = 50
@@ -170,9 +170,7 @@ async def test_unreachable_cluster_gives_503s_not_500s(bundle_dir: Path) -> None
         bundle_dir,
         f"redis://127.0.0.1:{dead}",
         redis_cluster=True,
-        redis_connect_timeout_s=0.3,
-        redis_socket_timeout_s=0.3,
-        redis_op_timeout_s=1.0,
+        **FAST_FAILURE,
     )
     async with running_app(settings) as (_, client):
         resp = await client.get("/readyz")
@@ -196,9 +194,7 @@ async def test_a_master_down_fails_readyz_and_its_users_get_bounded_503s(
             bundle_dir,
             cluster.url,
             redis_cluster=True,
-            redis_connect_timeout_s=0.3,
-            redis_socket_timeout_s=0.3,
-            redis_op_timeout_s=1.0,
+            **FAST_FAILURE,
         )
         async with running_app(settings) as (_, client):
             for n in range(12):

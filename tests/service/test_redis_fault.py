@@ -5,25 +5,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 import redis
 
-from tests.service.conftest import make_settings, running_app
+from tests.service.conftest import FAST_FAILURE, make_settings, running_app
 from tests.service.redis_server import RedisServer
 
 BOUND_S = 3.0
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 async def _timed(coro) -> tuple[httpx.Response, float]:  # type: ignore[no-untyped-def]
@@ -38,9 +28,7 @@ async def test_redis_outage_gives_bounded_503s_and_recovers(
     settings = make_settings(
         bundle_dir,
         own_redis.url,
-        redis_socket_timeout_s=0.3,
-        redis_connect_timeout_s=0.3,
-        redis_op_timeout_s=1.0,
+        **FAST_FAILURE,
     )
     async with running_app(settings) as (_, client):
         await client.post("/events", json={"user_id": "f", "items": ["item1", "item2"]})
