@@ -160,4 +160,8 @@ class ModelSync:
             )
             return None
         self._metrics.model_syncs.labels("ok").inc()
+        logger.info(
+            "model sync loaded the bundle a reload recorded",
+            extra={"path": record.path, "version": record.version},
+        )
         return model
