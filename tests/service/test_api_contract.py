@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from service.schemas.errors import ErrorResponse
 from tests.utils.tiny_bundle import service_reference_top as expected_top
 
 
@@ -166,3 +167,24 @@ async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> N
     assert resp.headers["x-request-id"] == "abc-123"
     generated = (await client.get("/healthz")).headers["x-request-id"]
     assert len(generated) == 32
+
+
+async def test_openapi_documents_the_error_body_the_service_sends(
+    client: httpx.AsyncClient,
+) -> None:
+    """Generated clients must see ``{"error": ...}``, never FastAPI's ``detail`` shape."""
+    schema = (await client.get("/openapi.json")).json()
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    error_ref = "#/components/schemas/ErrorResponse"
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    content = response["content"]["application/json"]["schema"]
+                    assert content == {"$ref": error_ref}, (method, path, status)
+    assert "422" in schema["paths"]["/recommend"]["post"]["responses"]
+    assert "503" in schema["paths"]["/readyz"]["get"]["responses"]
+    sent = await client.post("/recommend", json={"user_id": "x", "k": 0, "colour": "red"})
+    assert sent.status_code == 422
+    ErrorResponse.model_validate(sent.json())
+    ErrorResponse.model_validate((await client.post("/recommend", content=b"{")).json())

@@ -21,9 +21,15 @@ from service.core.errors import ApiError
 from service.inference.model_sync import ReloadNotPublishedError
 from service.inference.recommender import ReloadError
 from service.schemas.common import StrictModel
+from service.schemas.errors import error_responses
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_admin_key)])
+router = APIRouter(
+    prefix="/admin",
+    tags=["admin"],
+    dependencies=[Depends(require_admin_key)],
+    responses=error_responses(400, 401, 403, 413, 422, 503),
+)
 
 
 class ReloadRequest(StrictModel):

@@ -8,11 +8,17 @@ from fastapi import APIRouter, Depends
 
 from service.api.deps import SettingsDep, StoreDep, require_api_key, storage_error
 from service.schemas.common import raise_if
+from service.schemas.errors import error_responses
 from service.schemas.events import EventAccepted, EventCreate
 from service.storage.redis_client import StorageUnavailableError
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/events", tags=["events"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/events",
+    tags=["events"],
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(400, 401, 413, 422, 503),
+)
 
 
 @router.post("", response_model=EventAccepted)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 
 from service.api.deps import MetricsDep, RecommenderDep, StoreDep
 from service.core.errors import ApiError
+from service.schemas.errors import error_responses
 from service.storage.redis_client import StorageUnavailableError
 
 router = APIRouter(tags=["health"])
@@ -19,7 +20,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=error_responses(503))
 async def readyz(recommender: RecommenderDep, store: StoreDep) -> dict[str, Any]:
     """Ready when a warmed-up model is active and Redis answers; else 503 with the reason."""
     if recommender.current is None:

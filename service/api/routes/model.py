@@ -10,8 +10,14 @@ from pydantic import BaseModel
 
 from service.api.deps import RecommenderDep, require_api_key
 from service.inference.recommender import LoadedModel
+from service.schemas.errors import error_responses
 
-router = APIRouter(prefix="/model", tags=["model"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/model",
+    tags=["model"],
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(401, 422, 503),
+)
 
 
 class ModelPublic(BaseModel):

@@ -18,6 +18,7 @@ from service.api.deps import (
 )
 from service.inference.recommender import Recommendation, Recommender
 from service.schemas.common import count_errors, raise_if
+from service.schemas.errors import error_responses
 from service.schemas.recommend import (
     RecommendBatchRequest,
     RecommendBatchResponse,
@@ -26,7 +27,12 @@ from service.schemas.recommend import (
 )
 from service.storage.redis_client import StorageUnavailableError
 
-router = APIRouter(prefix="/recommend", tags=["recommend"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/recommend",
+    tags=["recommend"],
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(400, 401, 413, 422, 503),
+)
 
 
 def _public(user_id: str, rec: Recommendation) -> dict[str, Any]:

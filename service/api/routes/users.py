@@ -7,10 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from service.api.deps import StoreDep, UserIdPath, require_api_key, storage_error
+from service.schemas.errors import error_responses
 from service.schemas.events import HistoryDeleted, HistoryPublic
 from service.storage.redis_client import StorageUnavailableError
 
-router = APIRouter(prefix="/users", tags=["users"], dependencies=[Depends(require_api_key)])
+router = APIRouter(
+    prefix="/users",
+    tags=["users"],
+    dependencies=[Depends(require_api_key)],
+    responses=error_responses(401, 422, 503),
+)
 
 # The largest history cap PAAREC_HISTORY_MAX_LEN accepts; a larger limit can never matter, and
 # an unbounded one would reach Redis as an out-of-range LRANGE index.
