@@ -22,9 +22,9 @@ class ActiveBundle(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = Field(min_length=1, max_length=64)
-    path: str = Field(min_length=1, max_length=4_096)
-    version: str = Field(min_length=1, max_length=256)
+    id: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+    version: str  # whatever bundle.json says; not limited, so publishing never fails on it
 
 
 class ActiveBundleUnreadableError(Exception):
