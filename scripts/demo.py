@@ -133,7 +133,8 @@ def show_recommendations(base: str) -> None:
         http("POST", f"{base}/events", {"user_id": f"demo-{user}", "items": recent})
         print(f"\nuser demo-{user} recently watched:")
         for item in recent[-5:]:
-            print(f"    {title_of.get(item, item)}")
+            unknown = f"item {item} (not in the model's vocabulary, so not used for ranking)"
+            print(f"    {title_of.get(item, unknown)}")
         answer = http("POST", f"{base}/recommend", {"user_id": f"demo-{user}", "k": 5})
         version, used = answer["model_version"], answer["history_length"]
         print(f"  recommended (model {version}, history {used}):")
