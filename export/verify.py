@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,11 +23,6 @@ class ParityReport:
     @property
     def passed(self) -> bool:
         return not self.failures
-
-    def as_dict(self) -> dict[str, Any]:
-        summary = asdict(self)
-        summary["passed"] = self.passed
-        return summary
 
 
 def random_histories(rng: np.random.Generator, batch: int, length: int, n_items: int) -> np.ndarray:

@@ -68,6 +68,13 @@ class Metrics:
             buckets=_BATCH_BUCKETS,
             registry=r,
         )
+        self.queue_wait = Histogram(
+            "paarec_inference_queue_wait_seconds",
+            "Time a request spent queued before its micro-batch ran, batching window included; "
+            "the part of the latency that more replicas or a shorter window would remove.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.queue_rejections = Counter(
             "paarec_inference_queue_rejections_total",
             "Requests refused because the inference queue was full.",

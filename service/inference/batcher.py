@@ -36,6 +36,7 @@ class _Pending:
     exclude_seen: bool
     exclude: np.ndarray  # (e,) int64, maybe empty
     future: asyncio.Future[Result] = field(repr=False)
+    queued_at: float = field(default_factory=time.perf_counter, repr=False)
 
 
 def default_buckets(max_len: int, configured: Sequence[int] = ()) -> list[int]:
@@ -66,7 +67,7 @@ class MicroBatcher:
         max_wait_us: int,
         queue_size: int,
         buckets: Sequence[int] = (),
-        on_batch: Callable[[int, float], None] | None = None,
+        on_batch: Callable[[int, float, list[float]], None] | None = None,
     ) -> None:
         self._run = run
         self._executor = executor
@@ -82,10 +83,6 @@ class MicroBatcher:
     def start(self) -> None:
         """Start the worker on the running loop."""
         self._task = asyncio.get_running_loop().create_task(self._worker(), name="micro-batcher")
-
-    @property
-    def queue_depth(self) -> int:
-        return self._queue.qsize()
 
     def submit(
         self, history: np.ndarray, k: int, exclude_seen: bool, exclude: np.ndarray
@@ -149,7 +146,8 @@ class MicroBatcher:
                     p.future.set_exception(InferenceError(str(exc)))
             return
         if self._on_batch is not None:
-            self._on_batch(len(batch), time.perf_counter() - start)
+            waits = [start - p.queued_at for p in batch]
+            self._on_batch(len(batch), time.perf_counter() - start, waits)
         for p, result in zip(batch, results, strict=True):
             if not p.future.done():
                 p.future.set_result(result)

@@ -104,9 +104,11 @@ class Recommender:
             raise ReloadError(f"warm-up returned item index {int(items[0, 0])} outside vocabulary")
         return bundle, session
 
-    def _on_batch(self, size: int, seconds: float) -> None:
+    def _on_batch(self, size: int, seconds: float, queue_waits: list[float]) -> None:
         self.metrics.batch_size.observe(size)
         self.metrics.inference_latency.observe(seconds)
+        for wait in queue_waits:
+            self.metrics.queue_wait.observe(wait)
 
     async def load(self, path: Path) -> LoadedModel:
         """Load, verify, warm up and activate a bundle; the previous one is drained and dropped."""

@@ -15,10 +15,13 @@ from service.inference.batcher import MicroBatcher, OverloadedError, default_buc
 from tests.service.conftest import AppFactory
 
 
+def _sample(metrics_text: str, name: str) -> float:
+    return float(re.search(rf"^{name} (\S+)$", metrics_text, re.M)[1])
+
+
 def _batch_stats(metrics_text: str) -> tuple[float, float]:
-    count = float(re.search(r"^paarec_inference_batch_size_count (\S+)$", metrics_text, re.M)[1])
-    total = float(re.search(r"^paarec_inference_batch_size_sum (\S+)$", metrics_text, re.M)[1])
-    return count, total
+    count = _sample(metrics_text, "paarec_inference_batch_size_count")
+    return count, _sample(metrics_text, "paarec_inference_batch_size_sum")
 
 
 async def test_concurrent_requests_are_coalesced_and_routed_back(app_factory: AppFactory) -> None:
@@ -71,7 +74,10 @@ async def test_full_queue_answers_503_overloaded(app_factory: AppFactory) -> Non
     rejected = next(r for r in responses if r.status_code == 503)
     assert rejected.json()["error"]["code"] == "overloaded"
     assert rejected.headers["retry-after"] == "1"
-    assert "paarec_inference_queue_rejections_total 0.0" not in (await client.get("/metrics")).text
+    metrics = (await client.get("/metrics")).text
+    assert "paarec_inference_queue_rejections_total 0.0" not in metrics
+    assert _sample(metrics, "paarec_inference_queue_wait_seconds_count") == codes.count(200)
+    assert _sample(metrics, "paarec_inference_queue_wait_seconds_sum") > 0
 
 
 def test_default_buckets_are_powers_of_two_capped_at_max_len() -> None:

@@ -30,10 +30,6 @@ class TrainingSequences:
     def __len__(self) -> int:
         return len(self.lengths)
 
-    @property
-    def n_positions(self) -> int:
-        return int(self.lengths.sum())
-
     def batches(
         self,
         batch_size: int,

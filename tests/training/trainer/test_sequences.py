@@ -29,7 +29,7 @@ def test_each_example_is_the_last_t_plus_one_items_left_padded() -> None:
     short = 0  # two items: one input, one target, five padding slots
     assert sequences.inputs[short].tolist() == [0, 0, 0, 0, 0, 101]
     assert sequences.targets[short].tolist() == [0, 0, 0, 0, 0, 102]
-    assert sequences.n_positions == sum(min(n - 1, MAX_LEN) for n in LENGTHS if n >= 2)
+    assert sequences.lengths.sum() == sum(min(n - 1, MAX_LEN) for n in LENGTHS if n >= 2)
 
 
 def test_batches_are_padded_to_their_longest_row_and_cover_every_row_once() -> None:
