@@ -10,13 +10,11 @@ import json
 import math
 import statistics
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from benchmarks.common import RESULTS, write_results
 from benchmarks.quality import RunStore, config_id, dataset_grid
-
-if TYPE_CHECKING:
-    from training.models.model import SeqRecModel
+from benchmarks.quality_plots import plot_kernel_figures, plot_ndcg
 
 METRICS = ("ndcg@10", "hr@10", "mrr@10", "cov@10")
 
@@ -279,65 +277,6 @@ def unfinished(
     return lines
 
 
-def plot_ndcg(table: dict[str, dict[str, list[dict[str, Any]]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    datasets = list(table)
-    models = sorted(
-        {m for models in table.values() for m in models}, key=lambda m: (m.startswith("paa-"), m)
-    )
-    figure, axis = plt.subplots(figsize=(max(6, 2.2 * len(datasets)), 3.6))
-    width = 0.8 / max(len(models), 1)
-    for index, model in enumerate(models):
-        means, stds, xs = [], [], []
-        for position, dataset in enumerate(datasets):
-            runs = table[dataset].get(model)
-            if runs:
-                mean, std = _mean_std([r["test"]["ndcg@10"] for r in runs])
-                xs.append(position + index * width)
-                means.append(mean)
-                stds.append(0.0 if math.isnan(std) else std)
-        axis.bar(xs, means, width, yerr=stds, label=model, capsize=2)
-    axis.set_xticks([p + 0.4 - width / 2 for p in range(len(datasets))], datasets, fontsize=8)
-    axis.set_ylabel("test NDCG@10")
-    axis.legend(fontsize=7, ncol=4)
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-
-
-def _kept_paa_model(runs: list[dict[str, Any]]) -> SeqRecModel | None:
-    """The selected PAA run's checkpoint, if this checkout still has it (runs/ is not committed)."""
-    from training.checkpoint import CheckpointError, load_checkpoint
-
-    checkpoint = next((r["checkpoint"] for r in runs if r.get("checkpoint")), None)
-    if checkpoint is None:
-        return None
-    try:
-        return load_checkpoint(checkpoint).model
-    except CheckpointError:
-        return None
-
-
-def plot_kernel_figures(
-    table: dict[str, dict[str, list[dict[str, Any]]]], kernels: Path
-) -> list[Path]:
-    """C = A_keyᵀ·A_val per block for the selected PAA model of each dataset.
-
-    A report written on a checkout without the checkpoint keeps the committed figures."""
-    from training.plots import plot_kernels
-
-    written = []
-    for dataset, models in table.items():
-        folder = kernels / dataset
-        model = _kept_paa_model(models.get("paa", []))
-        written += plot_kernels(model, folder) if model else sorted(folder.glob("*.png"))
-    return written
-
-
 def write_report(suite: dict[str, Any], store: RunStore, results: Path = RESULTS) -> None:
     results.mkdir(parents=True, exist_ok=True)
     table = selected_runs(suite, store)
@@ -403,7 +342,15 @@ def write_report(suite: dict[str, Any], store: RunStore, results: Path = RESULTS
         lines += dataset_table(dataset, models, seeds)
     if table:
         figure = f"{suite.get('report', 'quality')}_ndcg.png"
-        plot_ndcg(table, results / figure)
+        ndcg = {
+            dataset: {
+                model: _mean_std([r["test"]["ndcg@10"] for r in runs])
+                for model, runs in models.items()
+                if runs
+            }
+            for dataset, models in table.items()
+        }
+        plot_ndcg(ndcg, results / figure)
         lines.append(f"![test NDCG@10 per dataset and model]({figure})\n")
         for path in plot_kernel_figures(table, results / suite.get("kernels", "kernels")):
             lines.append(
