@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.helpers import (
-    COMPOSE_CPU,
-    COMPOSE_GPU,
+from tests.deploy.compose_files import (
+    Reset,
     compose_command,
     compose_config,
     compose_model,
@@ -26,9 +25,9 @@ from tests.deploy.helpers import (
     interpolate,
     load_compose,
     mounts_of,
-    parse_dockerfile,
-    settings_env_names,
 )
+from tests.deploy.dockerfile_parser import parse_dockerfile
+from tests.deploy.helpers import COMPOSE_CPU, COMPOSE_GPU, settings_env_names
 
 FAKE_ENV = {"REDIS_PASSWORD": "compose-test-password"}
 ALL_PROFILES = ["train", "load"]
@@ -180,8 +179,6 @@ def test_gpu_reservation_only_in_gpu_file(gpu: dict[str, Any], cpu: dict[str, An
 
 
 def test_cpu_override_uses_reset_for_deploy() -> None:
-    from tests.deploy.helpers import Reset
-
     override = load_compose(COMPOSE_CPU)
     assert isinstance(override["services"]["service"]["deploy"], Reset)
 

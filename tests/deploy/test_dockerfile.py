@@ -12,16 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.helpers import (
-    APP_UID,
-    DOCKERFILE,
-    ROOT,
-    SERVICE_STAGES,
+from tests.deploy.dockerfile_parser import (
     Dockerfile,
     dockerignore_patterns,
     parse_dockerfile,
     pip_actions,
 )
+from tests.deploy.helpers import APP_UID, DOCKERFILE, ROOT, SERVICE_STAGES
 
 # onnxruntime-gpu wheels on PyPI: CUDA 12 + cuDNN 9 up to 1.26.x, CUDA 13 + cuDNN 9 from 1.27.
 ORT_GPU_CUDA_13_FROM = (1, 27)

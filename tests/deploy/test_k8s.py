@@ -2,7 +2,7 @@
 (kubernetes-validate bundles the OpenAPI schemas, so this runs offline), plus the probe, port,
 security, secret and bundle-volume contracts of the rendered overlays.
 
-Overlays are rendered by a small Python kustomize subset (tests/deploy/helpers.py); when
+Overlays are rendered by a small Python kustomize subset (tests/deploy/kustomize.py); when
 ``kustomize`` or ``kubectl`` is installed the real renderer must agree with it.
 """
 
@@ -14,15 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.helpers import (
-    APP_UID,
-    K8S,
+from tests.deploy.helpers import APP_UID, K8S, settings_env_names
+from tests.deploy.kustomize import (
     by_kind,
     kustomize_command,
     one,
     render_kustomization,
     render_with_tool,
-    settings_env_names,
 )
 
 KUBERNETES_VERSION = "1.32.0"
