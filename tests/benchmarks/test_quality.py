@@ -212,6 +212,29 @@ def test_the_goal_check_judges_paa_vs_sasrec_before_every_model_has_run(
     )
 
 
+def test_the_kernel_layout_is_picked_on_validation_once_every_layout_has_all_seeds(
+    finished: tuple[dict[str, Any], RunStore, Path],
+) -> None:
+    suite, store, root = finished
+    results = root / "layout-report"
+    write_report(suite, store, results)
+    records = json.loads((results / "quality.json").read_text())
+    validation = {
+        model: sum(r["validation_ndcg@10"] for r in picked) / len(picked)
+        for model in ["paa", *ABLATIONS]
+        if (picked := [r for r in records if r["model"] == model and r["selected"]])
+    }
+    best = max(validation, key=validation.__getitem__)
+    markdown = (results / "quality.md").read_text()
+    assert "## Kernel layout selected on validation" in markdown
+    assert f"| tiny-loo | {best} | {validation[best]:.4f} | " in markdown
+
+    seed_zero = _store_subset(store, root / "layout-seed-zero.jsonl", lambda r: r["seed"] == 0)
+    write_report(suite, seed_zero, root / "layout-seed-zero-report")
+    partial = (root / "layout-seed-zero-report" / "quality.md").read_text()
+    assert "## Kernel layout selected on validation" not in partial
+
+
 def test_a_single_seed_is_reported_without_a_made_up_spread(
     finished: tuple[dict[str, Any], RunStore, Path],
 ) -> None:
