@@ -100,13 +100,10 @@ def layout_selection_table(
 
     That search is wider than any baseline's, so it stays out of the headline comparison. A
     dataset is listed only once every layout and SASRec have all their seeds: picking among
-    partial layouts would favour whichever happened to finish.
+    partial layouts would favour whichever happened to finish. No such dataset, no table.
     """
     family = ["paa", *variants]
-    lines = [
-        "| dataset | layout picked | validation NDCG@10 | test NDCG@10 | vs SASRec |",
-        "|---|---|---|---|---|",
-    ]
+    rows = []
     for dataset, runs_by_model in table.items():
         if any(len(runs_by_model.get(model, [])) < seeds for model in [*family, "sasrec"]):
             continue
@@ -119,8 +116,14 @@ def layout_selection_table(
         mean, std = _mean_std([r["test"]["ndcg@10"] for r in runs])
         test = _plus_minus(f"{mean:.4f}", std, ".4f")
         change = _change_cell(relative_difference(runs, runs_by_model["sasrec"]))
-        lines.append(f"| {dataset} | {picked} | {validation[picked]:.4f} | {test} | {change} |")
-    return lines
+        rows.append(f"| {dataset} | {picked} | {validation[picked]:.4f} | {test} | {change} |")
+    if not rows:
+        return []
+    return [
+        "| dataset | layout picked | validation NDCG@10 | test NDCG@10 | vs SASRec |",
+        "|---|---|---|---|---|",
+        *rows,
+    ]
 
 
 def dataset_table(dataset: str, models: dict[str, list[dict[str, Any]]], seeds: int) -> list[str]:
@@ -369,7 +372,7 @@ def write_report(suite: dict[str, Any], store: RunStore, results: Path = RESULTS
             "",
         ]
         selection = layout_selection_table(table, suite["ablations"], seeds)
-        if len(selection) > 2:
+        if selection:
             lines += [
                 "## Kernel layout selected on validation\n",
                 "The PAA layout (default or ablation variant) with the best mean validation "
